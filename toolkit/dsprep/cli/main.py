@@ -1,0 +1,72 @@
+"""The ``dsprep`` command group. Subcommands load lazily so ``dsprep --help`` starts fast."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import click
+
+from dsprep import __version__
+
+# name -> "module:attribute"; the module is imported only when the command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("dsprep.cli.demo:demo", "Run the main job on the bundled sample (no network)."),
+    "fetch": ("dsprep.cli.fetch:fetch", "Download W8A8 weights from ModelScope, config first."),
+    "check": ("dsprep.cli.check:check", "Prove a weights folder is servable by vllm-ascend."),
+    "template": ("dsprep.cli.template:template", "Rewrite or lint the chat template."),
+    "render": ("dsprep.cli.render:render", "Render the chat template as transformers/vLLM do."),
+    "emit-launch": (
+        "dsprep.cli.emit_launch:emit_launch",
+        "Write launch scripts for every node from one cluster file.",
+    ),
+    "plan": ("dsprep.cli.plan:plan", "Check that weights and KV cache fit the NPUs."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        target, _ = COMMANDS[cmd_name]
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Example: dsprep demo /tmp/dsprep-demo",
+)
+@click.version_option(__version__, "--version", prog_name="dsprep")
+@click.option(
+    "--debug",
+    is_flag=True,
+    default=False,
+    help="Show full tracebacks on errors (also DSPREP_DEBUG=1).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """dsprep: serve DeepSeek-V3.1 W8A8 on Ascend NPUs with vllm-ascend, failing early.
+
+    Each command checks one stage of the deployment before it costs anything:
+    FP8 checkpoints before the download, broken shards before the 20-minute load,
+    look-alike chat-template tokens before production, wrong IPs before the hang.
+    """
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    obj["debug"] = debug or os.environ.get("DSPREP_DEBUG", "") not in ("", "0")

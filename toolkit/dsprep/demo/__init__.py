@@ -1,0 +1,1 @@
+"""The bundled sample: tiny DeepSeek-V3-shaped checkpoints and a loopback ModelScope hub."""

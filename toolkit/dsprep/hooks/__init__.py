@@ -1,0 +1,1 @@
+"""pre-commit entry points: thin, reusing weights, template and launch."""

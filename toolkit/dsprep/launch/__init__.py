@@ -1,0 +1,1 @@
+"""Launch: cluster file and version profiles, emitted node scripts, memory-fit plan."""

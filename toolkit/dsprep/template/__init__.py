@@ -1,0 +1,1 @@
+"""Chat template: rewrite, lint, render (transformers-equivalent sandbox), tool-call parser."""

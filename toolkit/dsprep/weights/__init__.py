@@ -1,0 +1,1 @@
+"""Weights: fetch from ModelScope, check servability, manifest and hashes."""
