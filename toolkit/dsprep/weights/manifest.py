@@ -1,4 +1,4 @@
-"""``DIR/.dsprep/manifest.json``: what was downloaded, with sizes and SHA-256, for offline checks."""
+"""`.dsprep/manifest.json`: what was downloaded, with sizes and SHA-256, for offline checks."""
 
 from __future__ import annotations
 
