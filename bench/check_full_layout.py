@@ -1,0 +1,201 @@
+"""Benchmark: `dsprep check` on a full-size DeepSeek-V3.1 W8A8 layout (sparse shards).
+
+Writes 163 shards with realistic msmodelslim headers (~139,000 tensors, ~690 GB logical,
+data regions sparse), their index and description into a temp dir, plus the same layout
+with 1/100 of the data bytes, then measures in one run:
+
+- `dsprep check` as a CLI subprocess: wall time and peak RSS (os.wait4 of the child);
+- check_model_dir in-process (median of several runs);
+- the baseline: a bare Python loop that reads and json.loads the same headers, index and
+  description (median of several runs);
+- the same check on the 1/100-bytes layout.
+
+Targets: CLI ≤ 1.0 s and ≤ 150 MB; in-process ≤ 2× baseline; full vs 1/100 within 20%.
+Prints figures and ratios; exits 1 if a target is missed.  Usage: python bench/check_full_layout.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dsprep.demo.checkpoint import TinySpec, config_document, w8a8_layout
+
+FULL = TinySpec(
+    num_hidden_layers=61,
+    first_k_dense_replace=3,
+    n_routed_experts=256,
+    n_shared_experts=1,
+    num_experts_per_tok=8,
+    num_nextn_predict_layers=1,
+    hidden_size=7168,
+    intermediate_size=18432,
+    moe_intermediate_size=2048,
+    num_attention_heads=128,
+    q_lora_rank=1536,
+    kv_lora_rank=512,
+    qk_nope_head_dim=128,
+    qk_rope_head_dim=64,
+    v_head_dim=128,
+    vocab_size=129280,
+    max_position_embeddings=163840,
+    shards=163,
+)
+# Same tensor names and counts, every matrix dimension / 10: ~1/100 of the data bytes.
+SMALL = TinySpec(
+    **{
+        **FULL.__dict__,
+        "hidden_size": 717,
+        "intermediate_size": 1843,
+        "moe_intermediate_size": 205,
+        "q_lora_rank": 154,
+        "kv_lora_rank": 51,
+        "qk_nope_head_dim": 13,
+        "qk_rope_head_dim": 6,
+        "v_head_dim": 13,
+        "vocab_size": 12928,
+    }
+)
+RUNS = 5
+STEM = "quant_model_weight_w8a8_dynamic"
+
+
+def write_layout(folder: Path, spec: TinySpec) -> int:
+    """Write config, description, index and sparse shards; return the logical data bytes."""
+    folder.mkdir(parents=True)
+    plans = w8a8_layout(spec)
+    (folder / "config.json").write_text(json.dumps(config_document(spec), indent=2))
+    description = {"model_quant_type": "W8A8_DYNAMIC", "version": "1.0.0"}
+    description.update({p.name: p.quant_type for p in plans})
+    (folder / "quant_model_description.json").write_text(json.dumps(description, indent=2))
+    per = -(-len(plans) // spec.shards)
+    weight_map: dict[str, str] = {}
+    total = 0
+    for i in range(spec.shards):
+        group = plans[i * per : (i + 1) * per]
+        name = f"{STEM}-{i + 1:05d}-of-{spec.shards:05d}.safetensors"
+        header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+        offset = 0
+        for plan in group:
+            header[plan.name] = {
+                "dtype": plan.dtype,
+                "shape": list(plan.shape),
+                "data_offsets": [offset, offset + plan.nbytes],
+            }
+            offset += plan.nbytes
+            weight_map[plan.name] = name
+        raw = json.dumps(header, separators=(",", ":")).encode()
+        raw += b" " * (-len(raw) % 8)
+        with open(folder / name, "wb") as handle:
+            handle.write(len(raw).to_bytes(8, "little") + raw)
+            handle.truncate(8 + len(raw) + offset)  # sparse data region
+        total += offset
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (folder / f"{STEM}.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    return total
+
+
+def baseline(folder: Path) -> float:
+    """A bare loop: read and json.loads every header, the index and the description."""
+    start = time.perf_counter()
+    for path in sorted(folder.glob("*.safetensors")):
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            json.loads(handle.read(length))
+    json.loads((folder / f"{STEM}.safetensors.index.json").read_bytes())
+    json.loads((folder / "quant_model_description.json").read_bytes())
+    return time.perf_counter() - start
+
+
+def in_process(folder: Path) -> float:
+    from dsprep.weights.check import check_model_dir
+
+    start = time.perf_counter()
+    result = check_model_dir(folder)
+    elapsed = time.perf_counter() - start
+    if not result.ok:
+        raise SystemExit(f"check failed on the generated layout: {result.codes()[:5]}")
+    return elapsed
+
+
+def cli(folder: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB, os.wait4 of the child) of `dsprep check DIR --format json`."""
+    script = Path(sys.executable).with_name("dsprep")
+    command = [str(script), "check", str(folder), "--format", "json"]
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert child.stdout is not None
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"CLI exited {child.returncode}: {out.decode()[-500:]}")
+    json.loads(out)
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    root = Path(tempfile.mkdtemp(prefix="dsprep-bench-check-"))
+    try:
+        full, small = root / "full", root / "small"
+        t0 = time.perf_counter()
+        full_bytes = write_layout(full, FULL)
+        small_bytes = write_layout(small, SMALL)
+        print(
+            f"layout written in {time.perf_counter() - t0:.1f} s: {FULL.shards} shards, "
+            f"{len(w8a8_layout(FULL))} tensors, {full_bytes / 1e9:.0f} GB logical "
+            f"(small layout {small_bytes / 1e9:.1f} GB)"
+        )
+        main_module_warmup = cli(full)  # warm the page cache and imports
+        del main_module_warmup
+        base = median([baseline(full) for _ in range(RUNS)])
+        inproc = median([in_process(full) for _ in range(RUNS)])
+        inproc_small = median([in_process(small) for _ in range(RUNS)])
+        cli_runs = [cli(full) for _ in range(3)]
+        cli_wall = median([c[0] for c in cli_runs])
+        cli_rss = max(c[1] for c in cli_runs)
+        cli_small = median([cli(small)[0] for _ in range(3)])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    ratio_base = inproc / base
+    ratio_bytes = inproc / inproc_small
+    print(f"baseline (read + json.loads headers, index, description): {base * 1000:.0f} ms")
+    print(f"check in-process:                 {inproc * 1000:.0f} ms = {ratio_base:.2f}x baseline")
+    print(
+        f"check in-process, 1/100 bytes:    {inproc_small * 1000:.0f} ms; "
+        f"full/small = {ratio_bytes:.2f}"
+    )
+    print(
+        f"check CLI subprocess:             {cli_wall * 1000:.0f} ms wall, "
+        f"{cli_rss:.0f} MB peak RSS = {cli_wall / base:.2f}x baseline"
+    )
+    print(
+        f"check CLI subprocess, 1/100 bytes: {cli_small * 1000:.0f} ms; "
+        f"full/small = {cli_wall / cli_small:.2f}"
+    )
+    targets = {
+        "CLI wall <= 1.0 s": cli_wall <= 1.0,
+        "CLI peak RSS <= 150 MB": cli_rss <= 150,
+        "in-process <= 2x baseline": ratio_base <= 2.0,
+        "full within 20% of 1/100 bytes (in-process)": abs(ratio_bytes - 1) <= 0.20,
+        "full within 20% of 1/100 bytes (CLI)": abs(cli_wall / cli_small - 1) <= 0.20,
+    }
+    for name, met in targets.items():
+        print(f"{'PASS' if met else 'MISS'}: {name}")
+    return 0 if all(targets.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

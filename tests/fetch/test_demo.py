@@ -1,0 +1,65 @@
+"""`dsprep demo` end to end: the bundled sample through the loopback hub, no network."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dsprep.weights.manifest import manifest_path, validation_errors
+from tests.conftest import CliOutcome
+
+Run = Callable[..., CliOutcome]
+
+
+def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    outcome = run_cli("demo", str(folder), "--format", "json")
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    document = outcome.json()
+    assert document["status"] == "ok"
+    steps = {step["name"]: step for step in document["data"]["steps"]}
+    assert list(steps) == ["build-samples", "start-hub", "fetch-w8a8", "refuse-fp8", "check"]
+    assert all(step["status"] == "ok" for step in steps.values())
+    assert steps["start-hub"]["data"]["endpoint"].startswith("http://127.0.0.1:")
+    fp8 = steps["refuse-fp8"]["data"]
+    assert fp8["codes"][:1] == ["fp8-weights"] or "fp8-weights" in fp8["codes"]
+    assert fp8["shards"] == [] and fp8["bytes_sent"] < 1_000_000
+    fetched = steps["fetch-w8a8"]["data"]
+    assert any(p.endswith(".safetensors") for p in fetched["requested"])
+    model_dir = Path(document["data"]["model_dir"])
+    assert model_dir.is_relative_to(folder)
+    assert validation_errors(json.loads(manifest_path(model_dir).read_text())) == []
+    # the client's cache and credentials stayed inside DIR, not in HOME
+    assert (folder / "client").is_dir()
+    assert not (tmp_path / "home" / ".cache").exists()
+
+
+def test_demo_text_output_says_where_the_files_are(run_cli: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    outcome = run_cli("demo", str(folder))
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    lines = outcome.stdout.splitlines()
+    assert lines[0] == f"dsprep demo in {folder.resolve()}"
+    assert any(line.startswith("[4/5] refuse-fp8: ok") for line in lines)
+    assert f"W8A8 model: {folder.resolve() / 'models'}" in outcome.stdout
+    assert lines[-1] == "OK: demo found no problems"
+    # a second run in the same folder reuses everything and still passes
+    again = run_cli("demo", str(folder), "--format", "json")
+    assert again.exit_code == 0
+    fetched = next(s for s in again.json()["data"]["steps"] if s["name"] == "fetch-w8a8")
+    assert fetched["data"]["requested"] == []
+
+
+def test_demo_without_dir_uses_a_new_temporary_folder(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    outcome = run_cli("demo")
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    first = outcome.stdout.splitlines()[0]
+    assert first.endswith("(a new temporary folder)")
+    assert str(tmp_path) in first

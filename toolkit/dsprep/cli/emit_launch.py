@@ -1,0 +1,99 @@
+"""``dsprep emit-launch``: one cluster file → every node's scripts, verify.sh and PLAN.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dsprep.cli.common import format_option, run_command
+from dsprep.findings import Result
+
+DEFAULT_INIT = Path("cluster.yaml")
+
+
+def _summary(data: dict[str, Any]) -> list[str]:
+    if data.get("init"):
+        if not data.get("written"):
+            return ["the example cluster file is already there, unchanged"]
+        target = data["written"][0]
+        return [
+            f"wrote the example cluster file {target} (the manual's two-node values)",
+            f"next: edit it, then: dsprep emit-launch {target} --out launch/",
+        ]
+    written = data.get("written", [])
+    if not written:
+        return ["nothing written: fix the problems below and run again"]
+    lines = [f"wrote {len(written)} files to {data['out']}:"]
+    lines += [f"  {name}" for name in written]
+    memory = data.get("memory", {})
+    if memory:
+        verdict = "fits" if memory.get("fits") else "DOES NOT FIT"
+        lines.append(
+            f"memory per NPU: {verdict}, headroom {memory['headroom_bytes'] / 1024**3:.2f} GiB"
+            f" (details in {data['out']}/PLAN.md)"
+        )
+    lines.append(f"next: follow the run order in {data['out']}/PLAN.md")
+    return lines
+
+
+@click.command(
+    "emit-launch",
+    epilog=(
+        "Example: dsprep emit-launch --init cluster.yaml && "
+        "dsprep emit-launch cluster.yaml --out launch/"
+    ),
+)
+@click.argument("cluster", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the scripts: one sub-folder per node, verify.sh and PLAN.md.",
+)
+@click.option(
+    "--init",
+    is_flag=True,
+    default=False,
+    help="Write an annotated example cluster file (to CLUSTER, default cluster.yaml) and stop.",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Local copy of the model (config.json, shards) for exact weight bytes in PLAN.md.",
+)
+@format_option
+@click.pass_context
+def emit_launch(
+    ctx: click.Context,
+    cluster: Path | None,
+    out_dir: Path | None,
+    init: bool,
+    model_dir: Path | None,
+    fmt: str,
+) -> None:
+    """Validate CLUSTER and write ready-to-run scripts for every node.
+
+    Per node: env.sh, container.sh, preflight.sh, serve.sh; plus verify.sh and PLAN.md
+    (topology, run order, exact commands, findings, memory fit). Nothing is written when
+    the cluster file has an error; every error names its key path and the fix.
+    """
+    from dsprep.launch.emit import emit_launch as core_emit
+    from dsprep.launch.emit import write_example
+
+    if init:
+        target = cluster or DEFAULT_INIT
+
+        def produce_init() -> Result:
+            return write_example(target)
+
+        run_command(ctx, "emit-launch", fmt, produce_init, _summary)
+    if cluster is None or out_dir is None:
+        raise click.UsageError("give a CLUSTER file and --out DIR (or --init to write an example)")
+    cluster_path, out_path = cluster, out_dir
+
+    def produce() -> Result:
+        return core_emit(cluster_path, out_path, model_dir)
+
+    run_command(ctx, "emit-launch", fmt, produce, _summary)

@@ -1,0 +1,130 @@
+"""``dsprep render``: the thin Click layer over dsprep.template.prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dsprep.cli.common import emit, fail, format_option, run_command
+from dsprep.errors import DsprepError
+from dsprep.findings import Result
+
+
+def self_test_summary(data: dict[str, Any]) -> list[str]:
+    if not data:
+        return []
+    return [
+        f"template:   {data.get('template', '')}",
+        f"engine:     {data.get('engine', '')}",
+        f"cases:      {data.get('cases', 0)} ({data.get('renders', 0)} renders,"
+        f" {data.get('tool_calls_checked', 0)} tool calls parsed back)",
+    ]
+
+
+def _pieces_text(pieces: list[Any]) -> str:
+    lines = [f"# {len(pieces)} tokens"]
+    for index, piece in enumerate(pieces):
+        token_id = "-" if piece.token_id is None else str(piece.token_id)
+        mark = "  special" if piece.special else ""
+        lines.append(f"{index:5d} {token_id:>7} {piece.text!r}{mark}")
+    return "\n".join(lines) + "\n"
+
+
+@click.command(
+    "render",
+    epilog="Example: dsprep render ./DeepSeek-V3.1-w8a8 --messages conv.json"
+    " --add-generation-prompt --tokens\n\nExample: dsprep render ./DeepSeek-V3.1-w8a8 --self-test",
+)
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--messages",
+    "messages_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON list of messages (or {messages, tools}).",
+)
+@click.option(
+    "--tools",
+    "tools_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON list of tools (OpenAI format).",
+)
+@click.option("--thinking", type=click.Choice(["on", "off"]), default=None, help="Send thinking.")
+@click.option("--add-generation-prompt", is_flag=True, help="End with the assistant prompt.")
+@click.option(
+    "--engine",
+    type=click.Choice(["jinja", "transformers"]),
+    default="jinja",
+    show_default=True,
+    help="jinja: dsprep's transformers-equivalent sandbox; transformers: apply_chat_template.",
+)
+@click.option("--tokens", is_flag=True, help="Also print the token pieces.")
+@click.option("--self-test", is_flag=True, help="Run the built-in case suite instead.")
+@format_option
+@click.pass_context
+def render(
+    ctx: click.Context,
+    model_dir: Path,
+    messages_file: Path | None,
+    tools_file: Path | None,
+    thinking: str | None,
+    add_generation_prompt: bool,
+    engine: str,
+    tokens: bool,
+    self_test: bool,
+    fmt: str,
+) -> None:
+    """Render MODEL_DIR's chat template as transformers and vLLM do.
+
+    The default engine is a bounded Jinja sandbox configured like transformers' own
+    (hostile templates end in a clear error); --engine transformers uses
+    apply_chat_template. --self-test renders the bundled cases and parses every tool call
+    back with a deepseek_v31-compatible parser. Exit 0 ok, 1 self-test failures, 3 error.
+    """
+    from dsprep.template.prompt import load_conversation, load_tools, render_model, self_test_model
+    from dsprep.template.render import RenderRequest
+
+    if self_test:
+        run_command(
+            ctx,
+            "render --self-test",
+            fmt,
+            lambda: self_test_model(
+                model_dir, engine="transformers" if engine == "transformers" else "jinja"
+            ),
+            self_test_summary,
+        )
+    if messages_file is None:
+        raise click.UsageError("pass --messages conv.json (or --self-test)", ctx=ctx)
+    try:
+        messages, inline_tools = load_conversation(messages_file)
+        tools = load_tools(tools_file) if tools_file is not None else inline_tools
+        request = RenderRequest(
+            messages=messages,
+            tools=tools,
+            add_generation_prompt=add_generation_prompt,
+            thinking=None if thinking is None else thinking == "on",
+        )
+        rendered = render_model(
+            model_dir,
+            request,
+            engine="transformers" if engine == "transformers" else "jinja",
+            with_tokens=tokens,
+        )
+    except DsprepError as exc:
+        fail(ctx, "render", fmt, exc)
+    if fmt == "json":
+        result = Result("render")
+        result.data.update(template=rendered.origin, engine=engine, prompt=rendered.prompt)
+        if tokens:
+            result.data["tokens"] = [
+                {"text": p.text, "id": p.token_id, "special": p.special} for p in rendered.pieces
+            ]
+        emit(ctx, fmt, result)
+    click.echo(rendered.prompt)
+    if tokens:
+        click.echo(_pieces_text(rendered.pieces), nl=False)
+    ctx.exit(0)

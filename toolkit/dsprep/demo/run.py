@@ -1,0 +1,209 @@
+"""`dsprep demo`: the main job on the bundled sample, as a list of steps, with no network.
+
+The steps build a tiny W8A8 and a tiny FP8 DeepSeek-V3-shaped repo, serve them from a
+:class:`~dsprep.demo.hub.LoopbackHub` on 127.0.0.1, fetch the W8A8 one with the real
+modelscope client through ``fetch``, show the FP8 one refused before any shard transfer,
+and check the result offline against its manifest. Everything (the hub's folders, the
+downloaded model, the client's cache and credentials) stays inside the demo folder.
+
+Later stages add steps by appending to :data:`DEFAULT_STEPS` (or passing their own list).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsprep.errors import DiskError
+from dsprep.findings import Finding, Result
+
+W8A8_REPO = "dsprep-demo/DeepSeek-V3.1-W8A8-tiny"
+FP8_REPO = "dsprep-demo/DeepSeek-V3.1-FP8-tiny"
+FP8_BYTE_BUDGET = 1_000_000  # what refusing an FP8 repo may cost, whatever its size
+
+
+@dataclass
+class DemoContext:
+    """What the steps share: the folder, the running hub, and what earlier steps made."""
+
+    root: Path
+    stack: contextlib.ExitStack
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    ok: bool
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[DemoContext], StepOutcome]
+
+
+def _repo_dir(ctx: DemoContext, repo: str) -> Path:
+    return ctx.path("hub", *repo.split("/"))
+
+
+def _model_dir(ctx: DemoContext, repo: str) -> Path:
+    return ctx.path("models", repo.split("/")[1])
+
+
+def build_samples(ctx: DemoContext) -> StepOutcome:
+    from dsprep.demo.checkpoint import write_fp8_checkpoint, write_w8a8_checkpoint
+
+    w8a8 = write_w8a8_checkpoint(_repo_dir(ctx, W8A8_REPO))
+    fp8 = write_fp8_checkpoint(_repo_dir(ctx, FP8_REPO))
+    size = sum(p.stat().st_size for p in w8a8)
+    return StepOutcome(
+        True,
+        f"wrote {W8A8_REPO} ({len(w8a8)} files, {size} bytes) and {FP8_REPO} "
+        f"({len(fp8)} files) under {ctx.path('hub')}",
+        {"w8a8_files": len(w8a8), "fp8_files": len(fp8), "w8a8_bytes": size},
+    )
+
+
+def start_hub(ctx: DemoContext) -> StepOutcome:
+    from dsprep.demo.hub import LoopbackHub
+
+    repos = {repo: _repo_dir(ctx, repo) for repo in (W8A8_REPO, FP8_REPO)}
+    hub = ctx.stack.enter_context(LoopbackHub(repos))
+    ctx.state["hub"] = hub
+    return StepOutcome(
+        True,
+        f"loopback ModelScope hub serving {len(repos)} repos at {hub.endpoint}",
+        {"endpoint": hub.endpoint},
+    )
+
+
+def _fetch(ctx: DemoContext, repo: str) -> tuple[Result, int, list[str]]:
+    """Fetch ``repo`` from the demo hub with an isolated client; (result, bytes, files asked)."""
+    from dsprep.demo.hub import LoopbackHub
+    from dsprep.weights.fetch import FetchOptions, fetch_model
+
+    hub: LoopbackHub = ctx.state["hub"]
+    before = len(hub.requests())
+    options = FetchOptions(
+        model_id=repo,
+        local_dir=_model_dir(ctx, repo),
+        revision=None,
+        endpoint=hub.endpoint,
+        cache_dir=ctx.path("client", "cache"),
+        config_dir=ctx.path("client", "modelscope"),
+        token="",
+    )
+    result = fetch_model(options)
+    asked = hub.requests()[before:]
+    files = [r.file_path for r in asked if r.file_path is not None]
+    return result, sum(r.bytes_sent for r in asked), files
+
+
+def fetch_w8a8(ctx: DemoContext) -> StepOutcome:
+    result, sent, files = _fetch(ctx, W8A8_REPO)
+    data = {**result.data, "bytes_sent": sent, "requested": files}
+    ctx.state["model_dir"] = Path(result.data["local_dir"])
+    summary = (
+        f"fetched {W8A8_REPO} with the modelscope client: {result.data.get('files', 0)} files, "
+        f"{sent} bytes over {len(files)} file requests, manifest at {result.data.get('manifest')}"
+    )
+    return StepOutcome(result.ok, summary, data, result.errors)
+
+
+def refuse_fp8(ctx: DemoContext) -> StepOutcome:
+    result, sent, files = _fetch(ctx, FP8_REPO)
+    shards = [f for f in files if f.endswith(".safetensors")]
+    refused = "fp8-weights" in result.codes() and bool(result.data.get("refused"))
+    ok = refused and not shards and sent < FP8_BYTE_BUDGET
+    data = {"codes": result.codes(), "bytes_sent": sent, "requested": files, "shards": shards}
+    summary = (
+        f"{FP8_REPO} refused [fp8-weights] after reading {', '.join(files) or 'nothing'}: "
+        f"{len(shards)} shards requested, {sent} bytes transferred"
+    )
+    findings: list[Finding] = []
+    if not ok:
+        findings.append(
+            Finding(
+                "demo-fp8-not-refused",
+                str(_model_dir(ctx, FP8_REPO)),
+                f"fetch of {FP8_REPO} was not refused cleanly (codes {result.codes()}, "
+                f"{len(shards)} shards requested, {sent} bytes)",
+                hint="report this: the FP8 gate of `dsprep fetch` is broken",
+            )
+        )
+    return StepOutcome(ok, summary, data, findings)
+
+
+def check_w8a8(ctx: DemoContext) -> StepOutcome:
+    from dsprep.weights.check import CheckOptions, check_model_dir
+
+    model_dir: Path = ctx.state["model_dir"]
+    result = check_model_dir(model_dir, CheckOptions(verify_hashes=True))
+    summary = f"dsprep check --verify-hashes {model_dir}: {result.status}"
+    return StepOutcome(result.ok, summary, {"codes": result.codes()}, result.errors)
+
+
+DEFAULT_STEPS: list[Step] = [
+    Step("build-samples", build_samples),
+    Step("start-hub", start_hub),
+    Step("fetch-w8a8", fetch_w8a8),
+    Step("refuse-fp8", refuse_fp8),
+    Step("check", check_w8a8),
+]
+
+
+def run_demo(folder: Path | None = None, steps: Sequence[Step] = DEFAULT_STEPS) -> Result:
+    """Run ``steps`` in ``folder`` (a new temporary folder when None); stop at a failed one."""
+    temporary = folder is None
+    try:
+        root = Path(tempfile.mkdtemp(prefix="dsprep-demo-")) if folder is None else Path(folder)
+        root = root.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DiskError(
+            f"cannot create the demo folder {folder}: {exc.strerror or exc}",
+            hint="pass another DIR",
+            path=folder,
+        ) from exc
+    result = Result("demo", data={"dir": str(root), "temporary": temporary, "steps": []})
+    with contextlib.ExitStack() as stack:
+        ctx = DemoContext(root, stack)
+        failed = False
+        for step in steps:
+            if failed:
+                result.data["steps"].append({"name": step.name, "status": "skipped"})
+                continue
+            outcome = step.run(ctx)
+            result.data["steps"].append(
+                {
+                    "name": step.name,
+                    "status": "ok" if outcome.ok else "fail",
+                    "summary": outcome.summary,
+                    "data": outcome.data,
+                }
+            )
+            result.extend(outcome.findings)
+            if not outcome.ok:
+                failed = True
+                if not outcome.findings:
+                    result.add(
+                        Finding(
+                            "demo-step-failed",
+                            str(root),
+                            f"step {step.name} failed: {outcome.summary}",
+                            hint="re-run with --format json for the step's details",
+                        )
+                    )
+    if "model_dir" in ctx.state:
+        result.data["model_dir"] = str(ctx.state["model_dir"])
+    return result

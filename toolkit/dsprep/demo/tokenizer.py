@@ -1,0 +1,93 @@
+"""A small, real DeepSeek-style tokenizer: byte-level BPE plus the DeepSeek-V3.1 special tokens.
+
+``write_tokenizer_files`` builds it with the ``tokenizers`` library (trained on a few fixed
+sentences, so it is deterministic) and writes ``tokenizer.json`` and ``tokenizer_config.json``
+that transformers' ``AutoTokenizer`` loads. Each chat token is a single added token, as in
+the real DeepSeek-V3.1 tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dsprep.errors import MissingExtraError
+from dsprep.template.tokens import BOS, CHAT_TOKENS, EOS
+
+_CORPUS = (
+    "Hello! How can I help you today? The weather in Paris is sunny, 21 degrees.",
+    "def get_weather(city): return {'city': city, 'temp_c': 21}",
+    '{"city": "Paris", "zone": "UTC", "temp_c": 21, "unit": "celsius"}',
+    "你好，北京今天天气晴。现在几点？城市名称",
+    "Think step by step. The answer is 42. Tools, parameters, description, function.",
+)
+VOCAB_SIZE = 600
+PAD = EOS
+
+
+def _added_token(content: str, special: bool = True) -> dict[str, Any]:
+    return {
+        "content": content,
+        "single_word": False,
+        "lstrip": False,
+        "rstrip": False,
+        "normalized": False,
+        "special": special,
+    }
+
+
+def build_tokenizer_json() -> str:
+    """The serialized tokenizer (tokenizer.json text)."""
+    try:
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    except ImportError as exc:
+        raise MissingExtraError("tokenizers", "render") from exc
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=list(CHAT_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_CORPUS, trainer=trainer)
+    document = json.loads(tokenizer.to_str())
+    # <think> and </think> are added but not special in DeepSeek-V3.1 (they survive decoding).
+    for entry in document["added_tokens"]:
+        entry["special"] = entry["content"] not in ("<think>", "</think>")
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def tokenizer_config(tokenizer_json: str, chat_template: str | None = None) -> dict[str, Any]:
+    decoder = {
+        str(entry["id"]): _added_token(entry["content"], entry["special"])
+        for entry in json.loads(tokenizer_json)["added_tokens"]
+    }
+    config: dict[str, Any] = {
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "added_tokens_decoder": decoder,
+        "bos_token": BOS,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": EOS,
+        "legacy": True,
+        "model_max_length": 131072,
+        "pad_token": PAD,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+    }
+    if chat_template is not None:
+        config["chat_template"] = chat_template
+    return config
+
+
+def write_tokenizer_files(folder: Path, chat_template: str | None = None) -> list[Path]:
+    """Write tokenizer.json and tokenizer_config.json into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer_json = build_tokenizer_json()
+    config = tokenizer_config(tokenizer_json, chat_template)
+    paths = [folder / "tokenizer.json", folder / "tokenizer_config.json"]
+    paths[0].write_text(tokenizer_json, encoding="utf-8")
+    paths[1].write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return paths

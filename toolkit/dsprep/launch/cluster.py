@@ -1,0 +1,264 @@
+"""The cluster file: load YAML or JSON, validate against ``cluster.schema.json`` and turn
+every schema error into a finding with its key path (``nodes[1].ip``) and a human sentence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsprep.errors import InputError
+from dsprep.findings import Finding
+from dsprep.resources import load_schema
+
+SCHEMA_NAME = "cluster.schema.json"
+SCHEMA_CODE = "cluster-schema"
+
+DEFAULT_MOUNTS = (
+    "/usr/share/zoneinfo/Asia/Shanghai:/etc/localtime",
+    "/home:/home",
+    "/opt:/opt",
+)
+
+
+@dataclass(frozen=True)
+class Node:
+    index: int
+    name: str
+    ip: str
+    nic: str
+    npus: int
+    npu_ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A schema-valid cluster file with every default filled in."""
+
+    source: str  # the file name, as findings name it
+    image_repository: str
+    image_tag: str
+    container_name: str
+    shm_size: str
+    mounts: tuple[str, ...]
+    model_path: str
+    served_name: str
+    seed: int
+    device: str
+    nodes: tuple[Node, ...]
+    tp: int
+    dp: int
+    dp_local: int
+    expert_parallel: bool
+    max_num_seqs: int
+    max_model_len: int
+    max_num_batched_tokens: int
+    gpu_memory_utilization: float
+    prefix_caching: bool
+    graph_mode: str
+    graph_batch_sizes: tuple[int, ...]
+    ascend_scheduler: bool
+    chunked_prefill: bool
+    tools: bool
+    thinking_default: bool
+    reasoning_parser: str | None
+    mtp: bool
+    mtp_tokens: int
+    api_port: int
+    dp_rpc_port: int
+    bind_host: str
+    env: dict[str, str] = field(default_factory=dict)
+    additional_config: dict[str, Any] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def image(self) -> str:
+        return f"{self.image_repository}:{self.image_tag}"
+
+    @property
+    def head(self) -> Node:
+        return self.nodes[0]
+
+    def start_rank(self, node: Node) -> int:
+        return node.index * self.dp_local
+
+
+def key_path(parts: Iterable[Any]) -> str:
+    """``["nodes", 1, "ip"]`` → ``nodes[1].ip``; the root is ``(top level)``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def read_document(path: Path) -> Any:
+    """Parse the file as JSON (``.json``) or YAML; unreadable or malformed → InputError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot read cluster file {path}: {getattr(exc, 'strerror', None) or exc}",
+            hint="pass an existing YAML or JSON cluster file;"
+            " `dsprep emit-launch --init` writes one",
+            path=path,
+        ) from exc
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise InputError(
+                f"{path} is not valid JSON: {exc}", hint="fix the JSON syntax", path=path
+            ) from exc
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(
+            f"{path} is not valid YAML{where}: {problem}",
+            hint="fix the YAML syntax (indentation, quotes, colons)",
+            path=path,
+        ) from exc
+
+
+def _sentence(error: Any) -> str:
+    """A human sentence for one jsonschema error (never the raw validator dump)."""
+    validator = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        return f"missing required key {', '.join(repr(m) for m in missing)}"
+    if validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(schema.get("properties", {}))
+        extra = sorted(str(k) for k in error.instance if k not in known)
+        keys = ", ".join(sorted(known))
+        return f"unknown key {', '.join(repr(e) for e in extra)}; known keys: {keys}"
+    if validator == "propertyNames":
+        name_schema = schema.get("propertyNames", {})
+        return f"key {error.instance!r} {name_schema.get('x-message', 'is not allowed')}"
+    shown = json.dumps(error.instance, ensure_ascii=False)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    message = schema.get("x-message")
+    if validator == "type" and not message:
+        message = f"must be of type {error.validator_value}"
+    if validator == "minItems":
+        message = schema.get("x-message") or f"must have at least {error.validator_value} item(s)"
+    if validator == "enum":
+        message = f"must be one of {', '.join(str(v) for v in error.validator_value)}"
+    return f"{shown} is not valid: {message or error.message}"
+
+
+def schema_findings(document: Any, source: str) -> list[Finding]:
+    """Every schema violation at once, each a ``cluster-schema`` finding."""
+    import jsonschema
+
+    validator_cls = jsonschema.Draft202012Validator
+    validator = validator_cls(load_schema(SCHEMA_NAME), format_checker=validator_cls.FORMAT_CHECKER)
+    findings: dict[tuple[str, str], Finding] = {}
+    for error in validator.iter_errors(document):
+        where = key_path(error.absolute_path)
+        sentence = _sentence(error)
+        # format and pattern both reject a hostile ip: say it once
+        finding = Finding(
+            code=SCHEMA_CODE,
+            path=source,
+            message=f"{where}: {sentence}",
+            hint=f"edit {where} in {source}; see `dsprep emit-launch --init` for an example",
+        )
+        findings.setdefault((where, sentence), finding)
+    return [findings[key] for key in sorted(findings)]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def build_cluster(document: dict[str, Any], source: str) -> Cluster:
+    """A :class:`Cluster` from a schema-valid document, defaults filled in."""
+    image = document["image"]
+    container = document.get("container", {})
+    model = document["model"]
+    parallel = document["parallel"]
+    limits = document["limits"]
+    graph = document.get("graph", {})
+    scheduler = document.get("scheduler", {})
+    features = document.get("features", {})
+    nodes = tuple(
+        Node(
+            index=i,
+            name=n["name"],
+            ip=n["ip"],
+            nic=n["nic"],
+            npus=int(n.get("npus", 8)),
+            npu_ips=tuple(n.get("npu_ips", [])),
+        )
+        for i, n in enumerate(document["nodes"])
+    )
+    return Cluster(
+        source=source,
+        image_repository=image.get("repository", "quay.io/ascend/vllm-ascend"),
+        image_tag=image["tag"],
+        container_name=container.get("name", "deepseek-v31-w8a8"),
+        shm_size=container.get("shm_size", "1000g"),
+        mounts=tuple(container.get("mounts", DEFAULT_MOUNTS)),
+        model_path=model["path"],
+        served_name=model["served_name"],
+        seed=int(model.get("seed", 1024)),
+        device=document.get("device", "910B"),
+        nodes=nodes,
+        tp=int(parallel["tp"]),
+        dp=int(parallel["dp"]),
+        dp_local=int(parallel["dp_local"]),
+        expert_parallel=bool(parallel.get("expert_parallel", True)),
+        max_num_seqs=int(limits["max_num_seqs"]),
+        max_model_len=int(limits["max_model_len"]),
+        max_num_batched_tokens=int(limits["max_num_batched_tokens"]),
+        gpu_memory_utilization=float(limits["gpu_memory_utilization"]),
+        prefix_caching=bool(limits.get("prefix_caching", False)),
+        graph_mode=graph.get("mode", "torchair"),
+        graph_batch_sizes=tuple(graph.get("batch_sizes", [])),
+        ascend_scheduler=bool(scheduler.get("ascend", True)),
+        chunked_prefill=bool(scheduler.get("chunked_prefill", False)),
+        tools=bool(features.get("tools", False)),
+        thinking_default=bool(features.get("thinking_default", False)),
+        reasoning_parser=features.get("reasoning_parser"),
+        mtp=bool(features.get("mtp", False)),
+        mtp_tokens=int(features.get("mtp_tokens", 1)),
+        api_port=int(document["ports"]["api"]),
+        dp_rpc_port=int(document["ports"]["dp_rpc"]),
+        bind_host=document.get("bind_host", "0.0.0.0"),
+        env={k: _text(v) for k, v in document.get("env", {}).items()},
+        additional_config=dict(document.get("additional_config", {})),
+        extra_args=tuple(document.get("extra_args", [])),
+    )
+
+
+@dataclass
+class Loaded:
+    """The outcome of loading: a cluster when the schema passed, findings otherwise."""
+
+    cluster: Cluster | None
+    findings: list[Finding]
+
+
+def load_cluster(path: Path, *, display: str | None = None) -> Loaded:
+    """Read and validate ``path``; schema errors become findings (all of them at once)."""
+    path = Path(path)
+    source = display or str(path)
+    document = read_document(path)
+    findings = schema_findings(document, source)
+    if findings or not isinstance(document, dict):
+        return Loaded(None, findings)
+    return Loaded(build_cluster(document, source), [])

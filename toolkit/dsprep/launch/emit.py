@@ -1,0 +1,199 @@
+"""Validate a cluster file and write every node's scripts, verify.sh and PLAN.md.
+
+``validate`` runs the schema, the general rules, the profile pitfalls and the memory plan;
+``emit_launch`` writes only when no error was found (warnings are written into PLAN.md).
+Output is deterministic: no timestamps, files in a fixed order, atomic writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsprep.atomic import atomic_write_text
+from dsprep.errors import InputError
+from dsprep.findings import Finding, Result
+from dsprep.launch.argv import CONTAINER_SCRIPTS_DIR, serve_argv
+from dsprep.launch.cluster import Cluster, load_cluster
+from dsprep.launch.pitfalls import PROFILE_CHECKS
+from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
+from dsprep.launch.profiles import Profile
+from dsprep.launch.rules import GENERAL_CHECKS, check_profile
+from dsprep.launch.scripts import node_scripts, render, role, verify_script
+from dsprep.resources import templates_dir
+
+EXAMPLE_NAME = "cluster.example.yaml"
+
+
+@dataclass
+class Validation:
+    cluster: Cluster | None = None
+    profile: Profile | None = None
+    plan: MemoryPlan | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def validate(path: Path, model_dir: Path | None = None) -> Validation:
+    """Every check on the cluster file; stops after the schema when the schema fails."""
+    loaded = load_cluster(path)
+    outcome = Validation(findings=list(loaded.findings))
+    cluster = loaded.cluster
+    if cluster is None:
+        return outcome
+    outcome.cluster = cluster
+    for check in GENERAL_CHECKS:
+        outcome.findings.extend(check(cluster))
+    profile, profile_findings = check_profile(cluster)
+    outcome.findings.extend(profile_findings)
+    if profile is None:
+        return outcome
+    outcome.profile = profile
+    for profile_check in PROFILE_CHECKS:
+        outcome.findings.extend(profile_check(cluster, profile))
+    outcome.plan = memory_plan(cluster, model_dir)
+    outcome.findings.extend(plan_findings(outcome.plan, cluster))
+    return outcome
+
+
+def devices(npus: int) -> str:
+    return "/dev/davinci0" if npus == 1 else f"/dev/davinci0-{npus - 1}"
+
+
+def plan_markdown(outcome: Validation) -> str:
+    cluster, profile, plan = outcome.cluster, outcome.profile, outcome.plan
+    assert cluster is not None and profile is not None and plan is not None
+    topology: list[dict[str, Any]] = []
+    for node in cluster.nodes:
+        first = cluster.start_rank(node)
+        ranks = ", ".join(str(r) for r in range(first, first + cluster.dp_local))
+        topology.append(
+            {
+                "name": node.name,
+                "ip": node.ip,
+                "nic": node.nic,
+                "npus": node.npus,
+                "devices": devices(node.npus),
+                "ranks": ranks,
+                "role": role(cluster, node),
+                "serve": shlex.join(serve_argv(cluster, profile, node)),
+            }
+        )
+    return render(
+        "PLAN.md.j2",
+        served_name=cluster.served_name,
+        source=cluster.source,
+        image=cluster.image,
+        profile=profile,
+        nodes=cluster.nodes,
+        topology=topology,
+        tp=cluster.tp,
+        dp=cluster.dp,
+        dp_local=cluster.dp_local,
+        expert_parallel=cluster.expert_parallel,
+        head_ip=cluster.head.ip,
+        api_port=cluster.api_port,
+        bind_host=cluster.bind_host,
+        dp_rpc_port=cluster.dp_rpc_port,
+        graph_mode=cluster.graph_mode,
+        ascend_scheduler=cluster.ascend_scheduler,
+        tools=cluster.tools,
+        reasoning_parser=cluster.reasoning_parser,
+        mtp=cluster.mtp,
+        container_name=cluster.container_name,
+        scripts_dir=CONTAINER_SCRIPTS_DIR,
+        added_env=[(e.name, e.value, e.added) for e in profile.env if e.added],
+        findings=outcome.findings,
+        memory=plan_lines(plan, cluster),
+    )
+
+
+def rendered_files(outcome: Validation) -> dict[str, str]:
+    """``{relative path: text}`` of everything emit-launch writes, in write order."""
+    cluster, profile = outcome.cluster, outcome.profile
+    assert cluster is not None and profile is not None
+    files: dict[str, str] = {}
+    for node in cluster.nodes:
+        for name, text in node_scripts(cluster, profile, node).items():
+            files[f"{node.name}/{name}"] = text
+    files["verify.sh"] = verify_script(cluster)
+    files["PLAN.md"] = plan_markdown(outcome)
+    return files
+
+
+def write_files(out_dir: Path, files: dict[str, str]) -> list[str]:
+    written: list[str] = []
+    for relative, text in files.items():
+        target = out_dir / relative
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create {target.parent}: {exc.strerror or exc}",
+                hint="choose an --out folder you can write to",
+                path=target.parent,
+            ) from exc
+        atomic_write_text(target, text)
+        os.chmod(target, 0o755 if relative.endswith(".sh") else 0o644)
+        written.append(relative)
+    return written
+
+
+def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result:
+    """Validate ``path``; when no error is found, write the scripts into ``out_dir``."""
+    outcome = validate(path, model_dir)
+    result = Result("emit-launch", findings=list(outcome.findings))
+    if not result.ok or outcome.cluster is None:
+        result.data = {"written": [], "out": str(out_dir)}
+        return result
+    written = write_files(Path(out_dir), rendered_files(outcome))
+    result.data = {
+        "out": str(out_dir),
+        "written": written,
+        "profile": outcome.profile.name if outcome.profile else "",
+        "nodes": [n.name for n in outcome.cluster.nodes],
+        "memory": outcome.plan.to_json() if outcome.plan else {},
+    }
+    return result
+
+
+def plan_result(path: Path, model_dir: Path | None = None) -> Result:
+    """``dsprep plan``: the memory fit plus every finding of the cluster file."""
+    outcome = validate(path, model_dir)
+    result = Result("plan", findings=list(outcome.findings))
+    if outcome.plan is not None and outcome.cluster is not None:
+        result.data = {
+            "memory": outcome.plan.to_json(),
+            "lines": plan_lines(outcome.plan, outcome.cluster),
+        }
+    return result
+
+
+def example_text() -> str:
+    """The annotated example cluster file with the seed manual's exact values."""
+    path = templates_dir() / "launch" / EXAMPLE_NAME
+    return path.read_text(encoding="utf-8")
+
+
+def write_example(target: Path) -> Result:
+    """``--init``: write the example; an existing different file is left alone."""
+    text = example_text()
+    result = Result("emit-launch", data={"written": [str(target)], "init": True})
+    if target.exists():
+        try:
+            same = target.read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise InputError(
+                f"{target} already exists and differs from the example; not overwriting it",
+                hint="pass another file name to --init, or delete the file first",
+                path=target,
+            )
+        result.data["written"] = []
+        return result
+    atomic_write_text(target, text, backup=False)
+    os.chmod(target, 0o644)
+    return result

@@ -1,0 +1,231 @@
+"""The memory-fit plan: weights per NPU + MLA KV cache for max_num_seqs × max_model_len +
+a runtime reserve, against NPU HBM × gpu_memory_utilization.
+
+KV per token (MLA) = (kv_lora_rank + qk_rope_head_dim) × layers × dtype bytes; it is not
+split by TP (one latent head), and each DP rank holds the KV of its own max_num_seqs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dsprep.findings import Finding, Severity
+from dsprep.launch.cluster import Cluster
+from dsprep.launch.footprint import (
+    DEEPSEEK_V31,
+    Architecture,
+    WeightBytes,
+    architecture_from_config,
+    read_config,
+    weights_from_architecture,
+    weights_from_headers,
+)
+
+GIB = 1024**3
+# HBM per NPU (the device table); 910B1-3 carry 64 GB, 910B4 32 GB
+DEVICE_HBM: dict[str, int] = {
+    "910B": 64 * GIB,
+    "910B1": 64 * GIB,
+    "910B2": 64 * GIB,
+    "910B3": 64 * GIB,
+    "910B4": 32 * GIB,
+}
+BLOCK_SIZE = 128  # vllm-ascend's KV block: a sequence's KV is rounded up to whole blocks
+RUNTIME_RESERVE = 4 * GIB  # activations, HCCL buffers, graph workspaces (an estimate)
+TIGHT_FRACTION = 0.05  # headroom below 5 % of the budget is a warning
+
+
+def gib(value: float) -> str:
+    return f"{value / GIB:.2f} GiB"
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    device: str
+    hbm_bytes: int
+    budget_bytes: int  # hbm × gpu_memory_utilization
+    weights: WeightBytes
+    ep_size: int
+    tp: int
+    weight_bytes_per_npu: int
+    kv_dtype_bytes: int
+    kv_layers: int
+    kv_bytes_per_token: int
+    tokens_per_seq: int  # max_model_len rounded up to whole blocks
+    kv_bytes_per_npu: int
+    reserve_bytes: int
+    max_model_len_fit: int  # largest max_model_len at this max_num_seqs (0: none)
+    max_num_seqs_fit: int  # largest max_num_seqs at this max_model_len (0: none)
+    max_position_embeddings: int
+
+    @property
+    def used_bytes(self) -> int:
+        return self.weight_bytes_per_npu + self.kv_bytes_per_npu + self.reserve_bytes
+
+    @property
+    def headroom_bytes(self) -> int:
+        return self.budget_bytes - self.used_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.headroom_bytes >= 0
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document.update(
+            used_bytes=self.used_bytes, headroom_bytes=self.headroom_bytes, fits=self.fits
+        )
+        return document
+
+
+def _architecture(model_dir: Path | None) -> tuple[Architecture, dict[str, Any] | None]:
+    if model_dir is None:
+        return DEEPSEEK_V31, None
+    document = read_config(model_dir)
+    return architecture_from_config(document, str(Path(model_dir) / "config.json")), document
+
+
+def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
+    arch, config = _architecture(model_dir)
+    weights = weights_from_headers(model_dir, arch, cluster.mtp) if model_dir else None
+    if weights is None:
+        weights = weights_from_architecture(arch, cluster.mtp, "config" if config else "builtin")
+    ep_size = cluster.tp * cluster.dp if cluster.expert_parallel else cluster.tp
+    per_npu = (
+        -(-weights.routed_experts // ep_size)
+        + -(-weights.sharded // cluster.tp)
+        + weights.replicated
+    )
+    kv_dtype = 1 if str(cluster.additional_config.get("kv_cache_dtype", "")) == "int8" else 2
+    kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
+    per_token = (arch.kv_lora_rank + arch.qk_rope_head_dim) * kv_layers * kv_dtype
+    tokens = -(-cluster.max_model_len // BLOCK_SIZE) * BLOCK_SIZE
+    kv = cluster.max_num_seqs * tokens * per_token
+    hbm = DEVICE_HBM[cluster.device]
+    budget = int(hbm * cluster.gpu_memory_utilization)
+    free_for_kv = budget - per_npu - RUNTIME_RESERVE
+    len_fit = 0
+    seqs_fit = 0
+    if free_for_kv > 0:
+        len_fit = free_for_kv // (cluster.max_num_seqs * per_token) // BLOCK_SIZE * BLOCK_SIZE
+        seqs_fit = free_for_kv // (tokens * per_token)
+    return MemoryPlan(
+        device=cluster.device,
+        hbm_bytes=hbm,
+        budget_bytes=budget,
+        weights=weights,
+        ep_size=ep_size,
+        tp=cluster.tp,
+        weight_bytes_per_npu=per_npu,
+        kv_dtype_bytes=kv_dtype,
+        kv_layers=kv_layers,
+        kv_bytes_per_token=per_token,
+        tokens_per_seq=tokens,
+        kv_bytes_per_npu=kv,
+        reserve_bytes=RUNTIME_RESERVE,
+        max_model_len_fit=min(len_fit, arch.max_position_embeddings),
+        max_num_seqs_fit=seqs_fit,
+        max_position_embeddings=arch.max_position_embeddings,
+    )
+
+
+def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
+    """The plan as Markdown-friendly text lines (PLAN.md and `dsprep plan`)."""
+    w = plan.weights
+    how = {
+        "headers": f"measured from {w.shards} shard header(s)",
+        "config": "estimated from config.json (W8A8 layout assumed; pass a folder with the"
+        " shards for exact bytes)",
+        "builtin": "estimated from the built-in DeepSeek-V3.1 shape (W8A8 layout assumed;"
+        " pass --model-dir for config.json and shard headers)",
+    }[w.source]
+    lines = [
+        f"Weights {how}: routed experts {gib(w.routed_experts)}, TP-sharded {gib(w.sharded)},"
+        f" replicated {gib(w.replicated)}.",
+        "",
+        "| per NPU | bytes | GiB |",
+        "|---|---:|---:|",
+        f"| routed experts / EP {plan.ep_size} | {-(-w.routed_experts // plan.ep_size)} |"
+        f" {-(-w.routed_experts // plan.ep_size) / GIB:.2f} |",
+        f"| other weights / TP {plan.tp} + replicated |"
+        f" {plan.weight_bytes_per_npu - -(-w.routed_experts // plan.ep_size)} |"
+        f" {(plan.weight_bytes_per_npu - -(-w.routed_experts // plan.ep_size)) / GIB:.2f} |",
+        f"| KV cache: {cluster.max_num_seqs} seqs × {plan.tokens_per_seq} tokens ×"
+        f" {plan.kv_bytes_per_token} B | {plan.kv_bytes_per_npu} |"
+        f" {plan.kv_bytes_per_npu / GIB:.2f} |",
+        f"| runtime reserve (estimate) | {plan.reserve_bytes} | {plan.reserve_bytes / GIB:.2f} |",
+        f"| **total** | {plan.used_bytes} | {plan.used_bytes / GIB:.2f} |",
+        f"| budget: {plan.device} HBM {gib(plan.hbm_bytes)} × {cluster.gpu_memory_utilization}"
+        f" | {plan.budget_bytes} | {plan.budget_bytes / GIB:.2f} |",
+        "",
+        f"KV per token = (kv_lora_rank + qk_rope_head_dim) × {plan.kv_layers} layers ×"
+        f" {plan.kv_dtype_bytes} B = {plan.kv_bytes_per_token} B; max_model_len"
+        f" {cluster.max_model_len} rounds up to {plan.tokens_per_seq} ({BLOCK_SIZE}-token blocks).",
+        "",
+    ]
+    if plan.fits:
+        share = plan.headroom_bytes / plan.budget_bytes
+        lines.append(
+            f"FITS: {gib(plan.headroom_bytes)} headroom per NPU ({share:.1%} of the budget);"
+            f" largest max_model_len at max_num_seqs {cluster.max_num_seqs}:"
+            f" {plan.max_model_len_fit}; largest max_num_seqs at max_model_len"
+            f" {cluster.max_model_len}: {plan.max_num_seqs_fit}."
+        )
+    else:
+        lines.append(
+            f"DOES NOT FIT: {gib(-plan.headroom_bytes)} over budget per NPU;"
+            f" {_advice(plan, cluster)}."
+        )
+    return lines
+
+
+def _advice(plan: MemoryPlan, cluster: Cluster) -> str:
+    if plan.max_model_len_fit == 0 and plan.max_num_seqs_fit == 0:
+        return (
+            "the weights alone leave no room for KV cache: add nodes (a larger expert-parallel"
+            " group) or raise limits.gpu_memory_utilization"
+        )
+    return (
+        f"set limits.max_model_len to at most {plan.max_model_len_fit} or limits.max_num_seqs"
+        f" to at most {plan.max_num_seqs_fit}"
+    )
+
+
+def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
+    found: list[Finding] = []
+    src = cluster.source
+    if cluster.max_model_len > plan.max_position_embeddings:
+        found.append(
+            Finding(
+                "model-len-above-max-position",
+                src,
+                f"limits.max_model_len: {cluster.max_model_len} exceeds the model's"
+                f" max_position_embeddings {plan.max_position_embeddings}",
+                f"set limits.max_model_len to at most {plan.max_position_embeddings}",
+            )
+        )
+    if not plan.fits:
+        found.append(
+            Finding(
+                "memory-no-fit",
+                src,
+                f"limits: weights {gib(plan.weight_bytes_per_npu)} + KV"
+                f" {gib(plan.kv_bytes_per_npu)} + reserve {gib(plan.reserve_bytes)} per NPU exceed"
+                f" {gib(plan.budget_bytes)} ({plan.device} × gpu_memory_utilization)",
+                _advice(plan, cluster),
+            )
+        )
+    elif plan.headroom_bytes < TIGHT_FRACTION * plan.budget_bytes:
+        found.append(
+            Finding(
+                "memory-tight",
+                src,
+                f"limits: only {gib(plan.headroom_bytes)} headroom per NPU (estimates may be off)",
+                f"lower limits.max_num_seqs or limits.max_model_len (fits up to"
+                f" {plan.max_model_len_fit} tokens at {cluster.max_num_seqs} seqs)",
+                Severity.WARNING,
+            )
+        )
+    return found

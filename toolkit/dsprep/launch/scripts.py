@@ -1,0 +1,216 @@
+"""Render the node scripts and verify.sh from the Jinja sources in ``templates/launch/``.
+
+Every value reaches the shell through :func:`shlex.quote` (the ``q`` filter or
+:func:`shell_line`), so a model path with spaces, quotes or ``$`` stays one argv element.
+Rendering is deterministic: same cluster → same bytes.
+"""
+
+from __future__ import annotations
+
+import shlex
+from functools import cache
+from typing import Any
+
+from dsprep.launch.argv import (
+    CONTAINER_SCRIPTS_DIR,
+    compact_json,
+    docker_run_argv,
+    node_env,
+    serve_argv,
+)
+from dsprep.launch.cluster import Cluster, Node
+from dsprep.launch.profiles import Profile
+from dsprep.resources import templates_dir
+
+HEALTH_TIMEOUT_S = 1800  # a DeepSeek-V3.1 W8A8 load takes ~20 minutes on 16 NPUs
+SCRIPT_MOUNT = f'"${{here}}:{CONTAINER_SCRIPTS_DIR}:ro"'  # expanded by bash at run time
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "launch")),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["q"] = lambda value: shlex.quote(str(value))
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    text: str = _environment().get_template(name).render(**context)
+    return text
+
+
+def shell_line(
+    argv: list[str], *, lead: int = 1, tail: int = 0, raw: frozenset[str] = frozenset()
+) -> str:
+    """``argv`` as a multi-line shell command: the first ``lead`` and the last ``tail``
+    elements on one line each, every ``--flag value`` pair in between on its own line.
+
+    Elements in ``raw`` are written as given (already-quoted shell words); all others are
+    quoted with :func:`shlex.quote`.
+    """
+
+    def word(value: str) -> str:
+        return value if value in raw else shlex.quote(value)
+
+    end = len(argv) - tail
+    lines: list[list[str]] = [[word(a) for a in argv[:lead]]]
+    i = lead
+    while i < end:
+        element = argv[i]
+        nxt = argv[i + 1] if i + 1 < end else None
+        if element.startswith("-") and nxt is not None and not nxt.startswith("-"):
+            lines.append([word(element), word(nxt)])
+            i += 2
+        else:
+            lines.append([word(element)])
+            i += 1
+    if tail:
+        lines.append([word(a) for a in argv[end:]])
+    return " \\\n  ".join(" ".join(parts) for parts in lines if parts)
+
+
+def role(cluster: Cluster, node: Node) -> str:
+    if node.index == 0:
+        return "head"
+    return f"headless, DP start rank {cluster.start_rank(node)}"
+
+
+def serve_command(cluster: Cluster, profile: Profile, node: Node) -> str:
+    return "exec " + shell_line(serve_argv(cluster, profile, node), lead=3)
+
+
+def docker_command(cluster: Cluster, node: Node) -> str:
+    argv = docker_run_argv(cluster, node, SCRIPT_MOUNT)
+    return shell_line(argv, lead=2, tail=3, raw=frozenset({SCRIPT_MOUNT}))
+
+
+def node_scripts(cluster: Cluster, profile: Profile, node: Node) -> dict[str, str]:
+    """``{file name: text}`` for one node's folder."""
+    common: dict[str, Any] = {
+        "node": node,
+        "source": cluster.source,
+        "role": role(cluster, node),
+        "container_name": cluster.container_name,
+        "scripts_dir": CONTAINER_SCRIPTS_DIR,
+        "model_path": cluster.model_path,
+    }
+    ports: list[tuple[int, str]] = []
+    if node.index == 0:
+        ports = [(cluster.api_port, "ports.api"), (cluster.dp_rpc_port, "ports.dp_rpc")]
+    peers = [n for n in cluster.nodes if n.index != node.index]
+    pings = [
+        (i, peer.npu_ips[i], peer.name)
+        for peer in peers
+        for i in range(min(node.npus, len(peer.npu_ips)))
+    ]
+    return {
+        "env.sh": render("env.sh.j2", exports=node_env(cluster, profile, node), **common),
+        "container.sh": render(
+            "container.sh.j2", docker_command=docker_command(cluster, node), **common
+        ),
+        "preflight.sh": render(
+            "preflight.sh.j2",
+            ports=ports,
+            own_npu_ips=list(enumerate(node.npu_ips)),
+            pings=pings,
+            peers=peers,
+            head=cluster.head if node.index else None,
+            **common,
+        ),
+        "serve.sh": render(
+            "serve.sh.j2", serve_command=serve_command(cluster, profile, node), **common
+        ),
+    }
+
+
+def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
+    """(name, path, JSON body, pattern the response must match) for verify.sh."""
+    model = cluster.served_name
+    choices = '"choices"'
+    requests = [
+        (
+            "completions (the seed's request)",
+            "/v1/completions",
+            compact_json(
+                {
+                    "model": model,
+                    "prompt": "The future of AI is",
+                    "max_tokens": 50,
+                    "temperature": 0,
+                }
+            ),
+            choices,
+        )
+    ]
+    question = [{"role": "user", "content": "What is 17 * 23? Answer with the number."}]
+    for thinking in (True, False):
+        pattern = choices
+        if thinking and cluster.reasoning_parser:
+            pattern = '"reasoning(_content)?" *: *"'
+        requests.append(
+            (
+                f"chat with thinking {'on' if thinking else 'off'}",
+                "/v1/chat/completions",
+                compact_json(
+                    {
+                        "model": model,
+                        "messages": question,
+                        "max_tokens": 512 if thinking else 64,
+                        "temperature": 0,
+                        "chat_template_kwargs": {"thinking": thinking},
+                    }
+                ),
+                pattern,
+            )
+        )
+    if cluster.tools:
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Get the current weather of a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string", "description": "City name"}},
+                    "required": ["city"],
+                },
+            },
+        }
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": "What is the weather in Hangzhou now?"}],
+            "tools": [tool],
+            "tool_choice": "auto",
+            "max_tokens": 256,
+            "temperature": 0,
+            "chat_template_kwargs": {"thinking": False},
+        }
+        requests.append(
+            (
+                "chat tool call",
+                "/v1/chat/completions",
+                compact_json(body),
+                r'"tool_calls" *: *\[ *\{',
+            )
+        )
+    return requests
+
+
+def verify_script(cluster: Cluster) -> str:
+    return render(
+        "verify.sh.j2",
+        source=cluster.source,
+        served_name=cluster.served_name,
+        base_url=f"http://{cluster.head.ip}:{cluster.api_port}",
+        timeout=HEALTH_TIMEOUT_S,
+        tools=cluster.tools,
+        requests=verify_requests(cluster),
+    )

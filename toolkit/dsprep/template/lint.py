@@ -1,0 +1,166 @@
+"""``dsprep template --check``: lint a chat template without writing anything.
+
+Checks: the template compiles in the sandbox; every special-token literal it emits is a
+single added token of the model's tokenizer; ASCII-bar look-alikes are reported with their
+position and exact replacement; the thinking default and tool support are reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from jinja2 import nodes
+
+from dsprep.findings import Finding, Result, Severity
+from dsprep.template.recognize import recognize, supports_tools, thinking_default
+from dsprep.template.sandbox import chat_template_environment, compile_template
+from dsprep.template.source import TemplateEntry, TemplateSource, read_source
+from dsprep.template.tokens import (
+    SPECIAL_LITERAL_RE,
+    TokenizerFiles,
+    find_lookalikes,
+    load_tokenizer_files,
+)
+
+FIX_REWRITE = "dsprep template {folder} --thinking off"
+
+
+def emitted_literals(template: str) -> list[tuple[str, int]]:
+    """Special-token literals in the template's string constants and raw text, with line."""
+    tree = chat_template_environment().parse(template)
+    found: list[tuple[str, int]] = []
+    for node in tree.find_all((nodes.Const, nodes.TemplateData)):
+        value = node.data if isinstance(node, nodes.TemplateData) else getattr(node, "value", None)
+        if isinstance(value, str):
+            found.extend((m.group(0), node.lineno) for m in SPECIAL_LITERAL_RE.finditer(value))
+    return found
+
+
+def lint_entry(
+    source: TemplateSource, entry: TemplateEntry, tokenizer: TokenizerFiles
+) -> list[Finding]:
+    where = source.location(entry)
+    fix_rewrite = FIX_REWRITE.format(folder=source.folder)
+    findings: list[Finding] = []
+    text = entry.text
+    for lookalike in find_lookalikes(text):
+        findings.append(
+            Finding(
+                "ascii-bar-token",
+                where,
+                f"template line {lookalike.line}, column {lookalike.column}: {lookalike.found!r}"
+                f" is a look-alike of the special token {lookalike.replacement!r}; the tokenizer"
+                " splits it into many plain tokens and tool calls silently break",
+                hint=f"replace {lookalike.found!r} with {lookalike.replacement!r}"
+                f" (U+FF5C bars), or run: {fix_rewrite}",
+            )
+        )
+    try:
+        compile_template(text)
+    except jinja2.TemplateSyntaxError as exc:
+        findings.append(
+            Finding(
+                "template-syntax",
+                where,
+                f"template line {exc.lineno}: Jinja syntax error: {exc.message}",
+                hint=f"fix the template, or replace it with dsprep's: {fix_rewrite}",
+            )
+        )
+        return findings
+    if tokenizer.found:
+        reported: set[str] = set()
+        for literal, lineno in emitted_literals(text):
+            if literal in tokenizer.added_tokens or literal in reported:
+                continue
+            reported.add(literal)
+            names = ", ".join(p.name for p in tokenizer.sources)
+            findings.append(
+                Finding(
+                    "unknown-special-token",
+                    where,
+                    f"template line {lineno}: the template emits {literal!r}, which is not a"
+                    f" single added token in {names}",
+                    hint="use the tokenizer's own token text (check added_tokens in"
+                    " tokenizer.json), or fix the tokenizer files",
+                )
+            )
+    else:
+        findings.append(
+            Finding(
+                "no-tokenizer",
+                str(source.folder),
+                "no tokenizer.json or tokenizer_config.json beside the template: special tokens"
+                " were not checked against the tokenizer",
+                hint="run --check on the model folder that holds the tokenizer files",
+                severity=Severity.WARNING,
+            )
+        )
+    recognition = recognize(text)
+    default = thinking_default(text)
+    findings.append(
+        Finding(
+            "template-kind",
+            where,
+            f"recognised as {recognition.describe()}",
+            severity=Severity.INFO,
+        )
+    )
+    findings.append(
+        Finding(
+            "thinking-default",
+            where,
+            "thinking default: "
+            + (
+                "not set (templates treat it as off)"
+                if default is None
+                else ("on" if default else "off")
+            ),
+            hint="switch it with: dsprep template MODEL_DIR --thinking on|off",
+            severity=Severity.INFO,
+        )
+    )
+    tools = supports_tools(text)
+    findings.append(
+        Finding(
+            "tool-support",
+            where,
+            "tools: "
+            + (
+                "the template adds the tool description when tools are passed"
+                if tools
+                else "no tools section; tools passed by a request are ignored"
+            ),
+            hint="" if tools else "add it with: dsprep template MODEL_DIR --thinking off --tools",
+            severity=Severity.INFO,
+        )
+    )
+    return findings
+
+
+def lint_source(source: TemplateSource, tokenizer: TokenizerFiles) -> list[Finding]:
+    findings: list[Finding] = []
+    for entry in source.entries:
+        findings.extend(lint_entry(source, entry, tokenizer))
+    return findings
+
+
+def check_template(target: Path) -> Result:
+    """Lint the chat template transformers would use for ``target``; nothing is written."""
+    source = read_source(target)
+    result = Result("template --check")
+    result.extend(lint_source(source, load_tokenizer_files(source.folder)))
+    result.data.update(
+        path=str(source.path),
+        layout=source.layout,
+        templates=[
+            {
+                "name": entry.name,
+                "kind": recognize(entry.text).kind,
+                "thinking_default": thinking_default(entry.text),
+                "tools": supports_tools(entry.text),
+            }
+            for entry in source.entries
+        ],
+    )
+    return result

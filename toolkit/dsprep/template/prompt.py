@@ -1,0 +1,177 @@
+"""``dsprep render``: a model folder's chat template applied to a conversation file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsprep.errors import InputError
+from dsprep.findings import Result
+from dsprep.template.render import (
+    Dialect,
+    Engine,
+    RenderRequest,
+    render_with_jinja,
+    render_with_transformers,
+)
+from dsprep.template.selftest import Renderer, run_self_test
+from dsprep.template.source import TemplateSource, read_source
+from dsprep.template.tokens import TokenizerFiles, load_tokenizer_files, split_on_added_tokens
+
+
+@dataclass(frozen=True)
+class TokenPiece:
+    text: str
+    token_id: int | None
+    special: bool
+
+
+@dataclass
+class RenderedPrompt:
+    prompt: str
+    origin: str
+    pieces: list[TokenPiece] = field(default_factory=list)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}", path=path) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path} is not valid JSON: {exc}", hint="fix the JSON", path=path
+        ) from exc
+
+
+def load_conversation(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """Messages (a JSON list, or an object with ``messages`` and optional ``tools``)."""
+    document = _read_json(path, "messages file")
+    tools = None
+    if isinstance(document, dict):
+        tools = document.get("tools")
+        document = document.get("messages")
+    if not isinstance(document, list) or not all(isinstance(m, dict) for m in document):
+        raise InputError(
+            f"{path}: expected a JSON list of messages (objects with role and content)",
+            hint='write e.g. [{"role": "user", "content": "Hello"}]',
+            path=path,
+        )
+    if not document:
+        raise InputError(f"{path}: the conversation is empty", hint="add a message", path=path)
+    return document, load_tools_value(tools, path)
+
+
+def load_tools_value(value: Any, path: Path) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise InputError(
+            f"{path}: tools must be a JSON list of tool objects",
+            hint='write e.g. [{"type": "function", "function": {"name": "f", "parameters": {}}}]',
+            path=path,
+        )
+    return value
+
+
+def load_tools(path: Path) -> list[dict[str, Any]] | None:
+    return load_tools_value(_read_json(path, "tools file"), path)
+
+
+def select_template(source: TemplateSource, tools: list[dict[str, Any]] | None) -> tuple[str, str]:
+    """The template transformers would pick: ``tool_use`` with tools, else ``default``."""
+    by_name = {entry.name: entry for entry in source.entries}
+    if source.layout != "config-list":
+        entry = source.entries[0]
+    elif tools is not None and "tool_use" in by_name:
+        entry = by_name["tool_use"]
+    elif "default" in by_name:
+        entry = by_name["default"]
+    else:
+        raise InputError(
+            f"{source.path}: several chat templates and none is named 'default'",
+            hint="name one of them 'default'",
+            path=source.path,
+        )
+    return entry.text, source.location(entry)
+
+
+def token_pieces(prompt: str, tokenizer: TokenizerFiles) -> list[TokenPiece]:
+    """The prompt as the model's tokenizer cuts it (tokenizers library if installed)."""
+    tokenizer_json = tokenizer.folder / "tokenizer.json"
+    if tokenizer_json.is_file():
+        try:
+            from tokenizers import Tokenizer
+        except ImportError:
+            pass
+        else:
+            try:
+                model = Tokenizer.from_file(str(tokenizer_json))
+            except Exception as exc:  # the Rust side raises plain Exception
+                raise InputError(
+                    f"{tokenizer_json}: the tokenizers library cannot load it: {exc}",
+                    path=tokenizer_json,
+                ) from exc
+            encoding = model.encode(prompt, add_special_tokens=False)
+            pieces = []
+            for token_id, (start, end) in zip(encoding.ids, encoding.offsets, strict=True):
+                text = prompt[start:end]
+                pieces.append(TokenPiece(text, token_id, text in tokenizer.added_tokens))
+            return pieces
+    return [
+        TokenPiece(piece, None, piece in tokenizer.added_tokens)
+        for piece in split_on_added_tokens(prompt, tokenizer.added_tokens)
+    ]
+
+
+def render_model(
+    model_dir: Path,
+    request: RenderRequest,
+    *,
+    engine: Engine = "jinja",
+    with_tokens: bool = False,
+) -> RenderedPrompt:
+    source = read_source(model_dir)
+    template, origin = select_template(source, request.tools)
+    tokenizer = load_tokenizer_files(source.folder)
+    if engine == "transformers":
+        prompt = render_with_transformers(source.folder, request)
+    else:
+        prompt = render_with_jinja(template, request, tokenizer.special_tokens, origin=origin)
+    rendered = RenderedPrompt(prompt, origin)
+    if with_tokens:
+        rendered.pieces = token_pieces(prompt, tokenizer)
+    return rendered
+
+
+def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result:
+    """``--self-test``: the bundled cases through the folder's template; failures are findings."""
+    source = read_source(model_dir)
+    template, origin = select_template(source, None)
+    tokenizer = load_tokenizer_files(source.folder)
+
+    def jinja(request: RenderRequest) -> str:
+        return render_with_jinja(template, request, tokenizer.special_tokens, origin=origin)
+
+    def transformers(request: RenderRequest) -> str:
+        return render_with_transformers(source.folder, request)
+
+    renderers: dict[Dialect, Renderer] = {
+        "transformers": transformers if engine == "transformers" else jinja,
+        "vllm": jinja,
+    }
+    report = run_self_test(
+        template, renderers, origin=origin, bos=tokenizer.special_tokens.get("bos_token")
+    )
+    result = Result("render --self-test")
+    result.extend(report.findings)
+    result.data.update(
+        template=origin,
+        engine=engine,
+        cases=report.cases,
+        renders=report.renders,
+        tool_calls_checked=report.tool_calls_checked,
+    )
+    return result

@@ -1,0 +1,190 @@
+"""Find, read and write the chat template of a model folder without disturbing anything else.
+
+A template lives in ``chat_template.jinja`` (newer transformers; it wins when present) or in
+``tokenizer_config.json`` as the ``chat_template`` string or as a list of ``{"name",
+"template"}`` entries. A rewrite replaces only the bytes of the string literals it changes, so
+every other key, the key order, the indentation, non-ASCII text and the trailing newline stay.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsprep.errors import InputError
+
+CONFIG_NAME = "tokenizer_config.json"
+JINJA_NAME = "chat_template.jinja"
+# In the list form transformers picks "tool_use" when tools are passed, else "default".
+REWRITTEN_NAMES = ("default", "tool_use")
+
+
+@dataclass
+class TemplateEntry:
+    """One template text and where its JSON string literal sits (None for a .jinja file)."""
+
+    name: str
+    text: str
+    span: tuple[int, int] | None = None
+    ascii_escaped: bool = False
+
+
+@dataclass
+class TemplateSource:
+    """The file holding the chat template and the templates in it."""
+
+    path: Path
+    folder: Path
+    layout: str  # "jinja-file" | "config-string" | "config-list"
+    raw: str
+    entries: list[TemplateEntry] = field(default_factory=list)
+
+    def location(self, entry: TemplateEntry) -> str:
+        if self.layout == "jinja-file":
+            return str(self.path)
+        if self.layout == "config-string":
+            return f"{self.path}:chat_template"
+        return f"{self.path}:chat_template[name={entry.name}]"
+
+
+def _skip_ws(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def _string_spans(text: str, index: int, path: tuple[Any, ...], out: dict[Any, Any]) -> int:
+    """Walk the JSON value at ``index``; record (start, end) of every string value by path."""
+    decoder = json.JSONDecoder()
+    index = _skip_ws(text, index)
+    char = text[index : index + 1]
+    if char == "{":
+        index = _skip_ws(text, index + 1)
+        if text[index : index + 1] == "}":
+            return index + 1
+        while True:
+            index = _skip_ws(text, index)
+            key, index = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]
+            index = _skip_ws(text, index)
+            index = _string_spans(text, _skip_ws(text, index + 1), (*path, key), out)
+            index = _skip_ws(text, index)
+            if text[index] == "}":
+                return index + 1
+            index += 1  # the comma
+    if char == "[":
+        index = _skip_ws(text, index + 1)
+        if text[index : index + 1] == "]":
+            return index + 1
+        position = 0
+        while True:
+            index = _string_spans(text, index, (*path, position), out)
+            index = _skip_ws(text, index)
+            position += 1
+            if text[index] == "]":
+                return index + 1
+            index += 1
+    if char == '"':
+        _, end = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]
+        out[path] = (index, end)
+        return int(end)
+    _, end = decoder.raw_decode(text, index)
+    return int(end)
+
+
+def locate(target: Path) -> Path:
+    """The file to read: a .jinja file, a tokenizer_config.json, or one of them in a folder."""
+    if target.is_dir():
+        if (target / JINJA_NAME).is_file():
+            return target / JINJA_NAME
+        if (target / CONFIG_NAME).is_file():
+            return target / CONFIG_NAME
+        raise InputError(
+            f"{target}: neither {CONFIG_NAME} nor {JINJA_NAME} is in this folder",
+            hint="pass the model folder that holds the tokenizer files",
+            path=target,
+        )
+    if target.is_file():
+        if target.suffix != ".jinja" and (target.parent / JINJA_NAME).is_file():
+            return target.parent / JINJA_NAME  # transformers prefers the .jinja file
+        return target
+    raise InputError(f"{target}: no such file or folder", hint="check the path", path=target)
+
+
+def read_source(target: Path) -> TemplateSource:
+    """Read the chat template that transformers would use for ``target``."""
+    path = locate(target)
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}", path=path) from exc
+    if path.suffix == ".jinja":
+        return TemplateSource(path, path.parent, "jinja-file", raw, [TemplateEntry("default", raw)])
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise InputError(
+            f"{path} is not valid JSON: {exc}", hint="fix the JSON", path=path
+        ) from exc
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: expected a JSON object", path=path)
+    value = document.get("chat_template")
+    spans: dict[Any, Any] = {}
+    _string_spans(raw, 0, (), spans)
+    if isinstance(value, str):
+        entry = TemplateEntry("default", value, spans[("chat_template",)])
+        entry.ascii_escaped = _is_ascii_escaped(raw, entry)
+        return TemplateSource(path, path.parent, "config-string", raw, [entry])
+    if isinstance(value, list):
+        source = TemplateSource(path, path.parent, "config-list", raw)
+        for position, item in enumerate(value):
+            if isinstance(item, dict) and isinstance(item.get("template"), str):
+                name = str(item.get("name", position))
+                entry = TemplateEntry(
+                    name, item["template"], spans[("chat_template", position, "template")]
+                )
+                entry.ascii_escaped = _is_ascii_escaped(raw, entry)
+                source.entries.append(entry)
+        if source.entries:
+            return source
+    raise InputError(
+        f"{path}: no chat_template in this file",
+        hint="the model has no chat template: add one to tokenizer_config.json first",
+        path=path,
+    )
+
+
+def _is_ascii_escaped(raw: str, entry: TemplateEntry) -> bool:
+    """True when the file wrote the template's non-ASCII characters as \\uXXXX escapes."""
+    assert entry.span is not None
+    literal = raw[entry.span[0] : entry.span[1]]
+    return literal.isascii() and not entry.text.isascii()
+
+
+def with_templates(source: TemplateSource, replacements: dict[str, str]) -> str:
+    """The file's new text with the named entries replaced, everything else byte-identical."""
+    if source.layout == "jinja-file":
+        return replacements.get("default", source.raw)
+    text = source.raw
+    # Replace from the end so earlier spans stay valid.
+    for entry in sorted(source.entries, key=lambda e: e.span or (0, 0), reverse=True):
+        if entry.name not in replacements or entry.span is None:
+            continue
+        literal = json.dumps(replacements[entry.name], ensure_ascii=entry.ascii_escaped)
+        text = text[: entry.span[0]] + literal + text[entry.span[1] :]
+    _verify_round_trip(source, text, replacements)
+    return text
+
+
+def _verify_round_trip(source: TemplateSource, text: str, replacements: dict[str, str]) -> None:
+    before = json.loads(source.raw)
+    after = json.loads(text)
+    if source.layout == "config-string":
+        before["chat_template"] = replacements.get("default", before["chat_template"])
+    else:
+        for item in before["chat_template"]:
+            if isinstance(item, dict) and str(item.get("name")) in replacements:
+                item["template"] = replacements[str(item.get("name"))]
+    if before != after:  # pragma: no cover - a bug in the span walker
+        raise InputError(f"{source.path}: internal error, the rewrite would change other keys")

@@ -1,0 +1,214 @@
+"""DeepSeek-V3.1 special tokens, their ASCII look-alikes, and the tokens a tokenizer declares."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsprep.errors import InputError
+
+BAR = "\uff5c"  # ｜ FULLWIDTH VERTICAL LINE
+SPACE = "\u2581"  # ▁ LOWER ONE EIGHTH BLOCK
+
+BOS = f"<{BAR}begin{SPACE}of{SPACE}sentence{BAR}>"
+EOS = f"<{BAR}end{SPACE}of{SPACE}sentence{BAR}>"
+USER = f"<{BAR}User{BAR}>"
+ASSISTANT = f"<{BAR}Assistant{BAR}>"
+TOOL_CALLS_BEGIN = f"<{BAR}tool{SPACE}calls{SPACE}begin{BAR}>"
+TOOL_CALLS_END = f"<{BAR}tool{SPACE}calls{SPACE}end{BAR}>"
+TOOL_CALL_BEGIN = f"<{BAR}tool{SPACE}call{SPACE}begin{BAR}>"
+TOOL_CALL_END = f"<{BAR}tool{SPACE}call{SPACE}end{BAR}>"
+TOOL_SEP = f"<{BAR}tool{SPACE}sep{BAR}>"
+TOOL_OUTPUT_BEGIN = f"<{BAR}tool{SPACE}output{SPACE}begin{BAR}>"
+TOOL_OUTPUT_END = f"<{BAR}tool{SPACE}output{SPACE}end{BAR}>"
+THINK = "<think>"
+THINK_END = "</think>"
+
+CHAT_TOKENS: tuple[str, ...] = (
+    BOS,
+    EOS,
+    USER,
+    ASSISTANT,
+    TOOL_CALLS_BEGIN,
+    TOOL_CALL_BEGIN,
+    TOOL_SEP,
+    TOOL_CALL_END,
+    TOOL_CALLS_END,
+    TOOL_OUTPUT_BEGIN,
+    TOOL_OUTPUT_END,
+    THINK,
+    THINK_END,
+)
+
+# A DeepSeek-style token literal as a template writes it: <｜...｜> with any name, or <think>.
+SPECIAL_LITERAL_RE = re.compile(rf"<{BAR}[^<>{BAR}\s]{{1,40}}{BAR}>|</?think>")
+
+_WORDS = {
+    "begin of sentence": BOS,
+    "end of sentence": EOS,
+    "User": USER,
+    "Assistant": ASSISTANT,
+    "tool calls begin": TOOL_CALLS_BEGIN,
+    "tool calls end": TOOL_CALLS_END,
+    "tool call begin": TOOL_CALL_BEGIN,
+    "tool call end": TOOL_CALL_END,
+    "tool sep": TOOL_SEP,
+    "tool output begin": TOOL_OUTPUT_BEGIN,
+    "tool output end": TOOL_OUTPUT_END,
+}
+
+
+def _lookalike_pattern(words: str) -> str:
+    return r"[ _\u2581]".join(re.escape(word) for word in words.split(" "))
+
+
+# Any bar (ASCII |, fullwidth ｜, ¦, ∣, │) and any word separator (▁, _, space).
+_ANY_BAR = "[|\uff5c\u00a6\u2223\u2502]"
+LOOKALIKE_RE = re.compile(
+    "<"
+    + _ANY_BAR
+    + "(?P<words>"
+    + "|".join(_lookalike_pattern(words) for words in sorted(_WORDS, key=len, reverse=True))
+    + ")"
+    + _ANY_BAR
+    + ">",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Lookalike:
+    """A token literal that looks like a DeepSeek special token but is not one."""
+
+    offset: int
+    line: int
+    column: int
+    found: str
+    replacement: str
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def canonical_token(words: str) -> str:
+    key = re.sub(r"[ _\u2581]", " ", words)
+    for name, token in _WORDS.items():
+        if name.lower() == key.lower():
+            return token
+    raise KeyError(words)
+
+
+def find_lookalikes(text: str) -> list[Lookalike]:
+    """Every look-alike of a DeepSeek token in ``text`` (the real tokens are not reported)."""
+    found: list[Lookalike] = []
+    for match in LOOKALIKE_RE.finditer(text):
+        replacement = canonical_token(match.group("words"))
+        if match.group(0) == replacement:
+            continue
+        line, column = line_column(text, match.start())
+        found.append(Lookalike(match.start(), line, column, match.group(0), replacement))
+    return found
+
+
+def replace_lookalikes(text: str) -> str:
+    """``text`` with every look-alike replaced by the real token."""
+    return LOOKALIKE_RE.sub(lambda m: canonical_token(m.group("words")), text)
+
+
+@dataclass
+class TokenizerFiles:
+    """What a model folder's tokenizer files declare: added tokens and named special tokens."""
+
+    folder: Path
+    added_tokens: set[str] = field(default_factory=set)
+    special_tokens: dict[str, str] = field(default_factory=dict)
+    sources: list[Path] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.sources)
+
+
+SPECIAL_TOKEN_KEYS = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+)
+
+
+def _token_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return str(value["content"])
+    return None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}", path=path) from exc
+    except ValueError as exc:
+        raise InputError(
+            f"{path} is not valid JSON: {exc}", hint="fix the JSON syntax", path=path
+        ) from exc
+
+
+def load_tokenizer_files(folder: Path) -> TokenizerFiles:
+    """Added tokens from tokenizer.json (``added_tokens``) and tokenizer_config.json
+    (``added_tokens_decoder``), and the named special tokens (bos_token, …)."""
+    info = TokenizerFiles(folder=folder)
+    tokenizer_json = folder / "tokenizer.json"
+    if tokenizer_json.is_file():
+        document = _read_json(tokenizer_json)
+        info.sources.append(tokenizer_json)
+        for entry in document.get("added_tokens", []) if isinstance(document, dict) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("content"), str):
+                info.added_tokens.add(entry["content"])
+    config_path = folder / "tokenizer_config.json"
+    if config_path.is_file():
+        config = _read_json(config_path)
+        if isinstance(config, dict):
+            info.sources.append(config_path)
+            decoder = config.get("added_tokens_decoder", {})
+            if isinstance(decoder, dict):
+                for entry in decoder.values():
+                    text = _token_text(entry)
+                    if text is not None:
+                        info.added_tokens.add(text)
+            for key in SPECIAL_TOKEN_KEYS:
+                text = _token_text(config.get(key))
+                if text is not None:
+                    info.special_tokens[key] = text
+    return info
+
+
+def split_on_added_tokens(text: str, added_tokens: set[str]) -> list[str]:
+    """``text`` cut into pieces: each added token alone, the plain text between them whole."""
+    if not added_tokens:
+        return [text] if text else []
+    pattern = re.compile(
+        "|".join(re.escape(t) for t in sorted(added_tokens, key=len, reverse=True))
+    )
+    pieces: list[str] = []
+    position = 0
+    for match in pattern.finditer(text):
+        if match.start() > position:
+            pieces.append(text[position : match.start()])
+        pieces.append(match.group(0))
+        position = match.end()
+    if position < len(text):
+        pieces.append(text[position:])
+    return pieces

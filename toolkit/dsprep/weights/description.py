@@ -1,0 +1,226 @@
+"""quant_model_description.json: its name, its types, and its coverage of the shards.
+
+vllm-ascend v0.11.0rc0 (``--quantization ascend``) globs ``*.json`` in the model folder and
+keeps names ending in ``quant_model_description.json``: none → "Cannot find the config file
+for ascend", two → "Found multiple config files". It then looks every linear, MoE,
+embedding and lm_head layer up as ``desc[prefix + ".weight"]`` with no default, requires
+gate_proj/up_proj (and experts.0's gate/up/down) to share a type, and knows only the types
+in :data:`KNOWN_QUANT_TYPES`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dsprep.findings import Finding, Severity
+
+DESCRIPTION_NAME = "quant_model_description.json"
+KNOWN_QUANT_TYPES = frozenset({"FLOAT", "W8A8", "W8A8_DYNAMIC", "W4A8_DYNAMIC", "C8"})
+# Description keys that are settings, not tensor names.
+SETTING_KEYS = frozenset(
+    {"model_quant_type", "version", "fa_quant_type", "kv_quant_type", "group_size", "metadata"}
+)
+MAX_PER_CODE = 20  # findings of one code beyond this are summed up in one more finding
+
+
+def description_names(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(names vllm-ascend accepts, look-alikes it ignores) among a folder's file names."""
+    valid: list[str] = []
+    misnamed: list[str] = []
+    for name in names:
+        base = name.rsplit("/", 1)[-1]
+        if "/" in name or not base.endswith(".json"):
+            continue
+        if base.endswith(DESCRIPTION_NAME):
+            valid.append(name)
+        elif "quant_model_description" in base:
+            misnamed.append(name)
+    return sorted(valid), sorted(misnamed)
+
+
+def name_findings(
+    display: Mapping[str, str], valid: list[str], misnamed: list[str]
+) -> list[Finding]:
+    """Findings about the description's file name; ``display`` maps a name to its shown path."""
+    findings: list[Finding] = []
+    if len(valid) > 1:
+        shown = ", ".join(valid)
+        findings.append(
+            Finding(
+                "duplicate-description",
+                display[valid[0]],
+                f"{len(valid)} files end in {DESCRIPTION_NAME} ({shown}); vllm-ascend stops "
+                "with 'Found multiple config files'",
+                hint=f"keep exactly one and name it {DESCRIPTION_NAME}",
+            )
+        )
+    for name in misnamed:
+        alone = not valid
+        findings.append(
+            Finding(
+                "misnamed-description",
+                display[name],
+                f"{name} does not end in {DESCRIPTION_NAME}, so vllm-ascend ignores it"
+                + (" and stops with 'Cannot find the config file for ascend'" if alone else ""),
+                hint=f"rename it to {DESCRIPTION_NAME}"
+                + (" (dsprep check --fix does it)" if alone and len(misnamed) == 1 else "")
+                if alone
+                else "delete it: the correctly named description is the one that counts",
+                severity=Severity.ERROR if alone else Severity.WARNING,
+            )
+        )
+    return findings
+
+
+def capped(findings: list[Finding], code: str, what: str) -> list[Finding]:
+    """At most :data:`MAX_PER_CODE` findings, plus one that counts the rest."""
+    if len(findings) <= MAX_PER_CODE:
+        return findings
+    rest = len(findings) - MAX_PER_CODE
+    last = findings[MAX_PER_CODE]
+    more = Finding(
+        code,
+        last.path,
+        f"… and {rest} more {what} like the ones above",
+        hint=last.hint,
+        severity=last.severity,
+    )
+    return [*findings[:MAX_PER_CODE], more]
+
+
+def tensor_entries(description: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in description.items() if k not in SETTING_KEYS}
+
+
+def type_counts(description: Mapping[str, Any]) -> dict[str, int]:
+    """Quant types of the ``.weight`` entries (one per layer) with their counts."""
+    counts = Counter(
+        str(v) for k, v in description.items() if k.endswith(".weight") and k not in SETTING_KEYS
+    )
+    return dict(sorted(counts.items()))
+
+
+def type_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
+    """Every type must be one vllm-ascend v0.11.0rc0 knows (else NotImplementedError)."""
+    findings: list[Finding] = []
+    for key, value in description.items():
+        if key in SETTING_KEYS or value in KNOWN_QUANT_TYPES:
+            continue
+        findings.append(
+            Finding(
+                "unknown-quant-type",
+                shown,
+                f"{os.path.basename(shown)}: key {key!r} has type {value!r}, which vllm-ascend "
+                "does not know "
+                f"(known: {', '.join(sorted(KNOWN_QUANT_TYPES))})",
+                hint="re-export the weights with msmodelslim for vllm-ascend",
+                severity=Severity.ERROR if key.endswith(".weight") else Severity.WARNING,
+            )
+        )
+    return capped(findings, "unknown-quant-type", "entries")
+
+
+def needs_entry(name: str) -> bool:
+    """Whether vllm-ascend looks ``name`` up in the description (linear/MoE/embedding/head)."""
+    if not name.endswith(".weight") or "norm" in name:
+        return False
+    return not name.endswith(".mlp.gate.weight")  # the MoE router is never quantized
+
+
+def layer_index(name: str) -> int:
+    if name.startswith("model.layers."):
+        part = name[13 : name.find(".", 13)]
+        if part.isdigit():
+            return int(part)
+    return -1
+
+
+def coverage_findings(
+    description: Mapping[str, Any],
+    tensor_names: Iterable[str],
+    shown: str,
+    *,
+    num_hidden_layers: int,
+    num_nextn_predict_layers: int,
+) -> list[Finding]:
+    """missing-description-entry, mtp-not-covered, gate-up-mismatch."""
+    missing = sorted(n for n in tensor_names if needs_entry(n) and n not in description)
+    regular = [n for n in missing if layer_index(n) < num_hidden_layers]
+    mtp = [n for n in missing if layer_index(n) >= num_hidden_layers]
+    findings = [
+        Finding(
+            "missing-description-entry",
+            shown,
+            f"{os.path.basename(shown)} has no entry for tensor {name!r}; vllm-ascend fails "
+            f"with KeyError: {name!r}",
+            hint=f'add "{name}": "FLOAT" (or its quant type) to the description, or '
+            "re-export with msmodelslim",
+        )
+        for name in regular
+    ]
+    findings = capped(findings, "missing-description-entry", "tensors")
+    if mtp and num_nextn_predict_layers > 0:
+        layers = sorted({layer_index(n) for n in mtp})
+        findings.append(
+            Finding(
+                "mtp-not-covered",
+                shown,
+                f"{os.path.basename(shown)} does not cover the MTP layer "
+                f"{', '.join(map(str, layers))}: {len(mtp)} weights have no entry "
+                f"(first: {mtp[0]!r}); msmodelslim leaves it out and "
+                "vllm-ascend fails with a KeyError when it loads the MTP layer",
+                hint='add the MTP layer\'s weights to the description as "FLOAT"',
+            )
+        )
+    return findings + _pair_findings(description, shown)
+
+
+def _pair_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for key, gate_type in description.items():
+        if not key.endswith(".gate_proj.weight"):
+            continue
+        prefix = key[: -len(".gate_proj.weight")]
+        up_type = description.get(prefix + ".up_proj.weight")
+        if up_type is not None and up_type != gate_type:
+            findings.append(
+                Finding(
+                    "gate-up-mismatch",
+                    shown,
+                    f"{os.path.basename(shown)}: {prefix}.gate_proj.weight is {gate_type!r} but "
+                    f"{prefix}.up_proj.weight is {up_type!r}; vllm-ascend fuses them and "
+                    "requires one type",
+                    hint="give gate_proj and up_proj the same type (re-export with msmodelslim)",
+                )
+            )
+        down_type = description.get(prefix + ".down_proj.weight")
+        if prefix.endswith(".experts.0") and down_type is not None and down_type != gate_type:
+            findings.append(
+                Finding(
+                    "gate-up-mismatch",
+                    shown,
+                    f"{os.path.basename(shown)}: {prefix}.gate_proj.weight is {gate_type!r} but "
+                    f"{prefix}.down_proj.weight is {down_type!r}; vllm-ascend requires expert "
+                    "0's gate/up/down to share one type",
+                    hint="give gate_proj, up_proj and down_proj the same type",
+                )
+            )
+        marker = ".mlp.experts."
+        if marker in prefix and not prefix.endswith(".experts.0"):
+            first = prefix[: prefix.index(marker) + len(marker)] + "0.gate_proj.weight"
+            first_type = description.get(first)
+            if first_type is not None and first_type != gate_type:
+                findings.append(
+                    Finding(
+                        "gate-up-mismatch",
+                        shown,
+                        f"{os.path.basename(shown)}: {key} is {gate_type!r} but {first} is "
+                        f"{first_type!r}; the "
+                        "fused MoE layer uses expert 0's type for every expert",
+                        hint="give all experts of a layer the same type",
+                    )
+                )
+    return capped(findings, "gate-up-mismatch", "pairs")

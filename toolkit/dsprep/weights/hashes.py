@@ -1,0 +1,168 @@
+"""``--verify-hashes``: re-hash the folder's files against the manifest or a sha256sum list.
+
+Files are hashed in parallel by a thread pool (hashlib releases the GIL while it hashes),
+each thread reading large blocks into its own reused buffer, largest files first so the
+threads finish together. Progress is reported as bytes hashed so far.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsprep.errors import InputError
+from dsprep.findings import Finding
+from dsprep.weights.safety import ModelDir, PathEscape
+
+BLOCK_BYTES = 8 * 1024 * 1024
+_SHA256SUM_LINE = re.compile(r"^\\?([0-9a-fA-F]{64}) [ *](.+)$")
+
+
+@dataclass(frozen=True)
+class HashTarget:
+    """One file to verify: its name inside the folder, expected SHA-256 and size if known."""
+
+    name: str
+    sha256: str
+    size: int | None = None
+
+
+def manifest_targets(model: ModelDir) -> list[HashTarget]:
+    """The files of ``.dsprep/manifest.json`` (InputError naming it when absent or invalid)."""
+    from dsprep.weights.manifest import load_manifest, manifest_path
+
+    manifest = load_manifest(manifest_path(model.path))
+    return [HashTarget(f.path, f.sha256, f.size) for f in manifest.files]
+
+
+def sha256sum_targets(path: Path) -> list[HashTarget]:
+    """Parse a ``sha256sum`` list (``<hex>  <name>`` or ``<hex> *<name>`` per line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}", path=path) from exc
+    targets: list[HashTarget] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = _SHA256SUM_LINE.match(line)
+        if match is None:
+            raise InputError(
+                f"{path}:{number}: not a sha256sum line: {line[:80]!r}",
+                hint="write it with `sha256sum FILE… > SHA256SUMS` inside the model folder",
+                path=path,
+            )
+        name = match.group(2)
+        targets.append(HashTarget(name[2:] if name.startswith("./") else name, match.group(1)))
+    return targets
+
+
+def target_bytes(model: ModelDir, targets: list[HashTarget]) -> int:
+    """Total bytes the targets will hash (for a progress bar); unknown files count 0."""
+    total = 0
+    for target in targets:
+        try:
+            total += model.resolve(target.name).stat().st_size
+        except (PathEscape, OSError):
+            continue
+    return total
+
+
+def sha256_file(path: Path, buffer: bytearray, progress: Callable[[int], None] | None) -> str:
+    """SHA-256 of a regular file, read into ``buffer`` block by block."""
+    digest = hashlib.sha256()
+    view = memoryview(buffer)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        while True:
+            count = handle.readinto(view)
+            if not count:
+                break
+            digest.update(view[:count])
+            if progress is not None:
+                progress(count)
+    return digest.hexdigest()
+
+
+def hash_findings(
+    model: ModelDir,
+    targets: list[HashTarget],
+    *,
+    source: str,
+    max_workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Finding], int]:
+    """(hash-mismatch / missing-file / path-escape findings, number of files verified)."""
+    findings: list[Finding] = []
+    jobs: list[tuple[HashTarget, Path, int]] = []
+    for target in targets:
+        shown = model.display(target.name)
+        try:
+            real = model.resolve(target.name, source=source)
+        except PathEscape as escape:
+            findings.append(escape.finding)
+            continue
+        try:
+            size = real.stat().st_size
+        except OSError:
+            findings.append(
+                Finding(
+                    "missing-file",
+                    shown,
+                    f"{target.name} does not exist; {os.path.basename(source)} lists it",
+                    hint="download it again (dsprep fetch resumes)",
+                )
+            )
+            continue
+        if target.size is not None and size != target.size:
+            findings.append(_mismatch(shown, source, f"is {size} bytes, {target.size} expected"))
+            continue
+        jobs.append((target, real, size))
+    jobs.sort(key=lambda job: -job[2])
+    lock = threading.Lock()
+    done = [0]
+    local = threading.local()
+
+    def report(count: int) -> None:
+        if progress is not None:
+            with lock:
+                done[0] += count
+                progress(done[0])
+
+    def work(job: tuple[HashTarget, Path, int]) -> Finding | None:
+        target, real, _ = job
+        buffer = getattr(local, "buffer", None)
+        if buffer is None:
+            buffer = local.buffer = bytearray(BLOCK_BYTES)
+        shown = model.display(target.name)
+        try:
+            actual = sha256_file(real, buffer, report)
+        except OSError as exc:
+            return _mismatch(shown, source, f"cannot be read: {exc}")
+        if actual != target.sha256.lower():
+            return _mismatch(shown, source, f"has SHA-256 {actual}, {target.sha256} expected")
+        return None
+
+    workers = max_workers or min(32, os.cpu_count() or 1)
+    if jobs:
+        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            findings.extend(f for f in pool.map(work, jobs) if f is not None)
+    return findings, len(jobs)
+
+
+def _mismatch(shown: str, source: str, problem: str) -> Finding:
+    return Finding(
+        "hash-mismatch",
+        shown,
+        f"{os.path.basename(shown)} {problem} (per {os.path.basename(source)})",
+        hint="the file is corrupt or incomplete: delete it and download it again",
+    )

@@ -1,0 +1,149 @@
+"""The shard index (``*.safetensors.index.json``): which index counts, and does it agree?
+
+vLLM follows only ``model.safetensors.index.json``; with msmodelslim's own index name it
+loads every ``*.safetensors`` in the folder. So a stray ``model.safetensors.index.json``
+(left from the FP8 original) beside the W8A8 index makes vLLM follow the wrong map, and
+a stray shard is loaded too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsprep.findings import Finding, Severity
+from dsprep.weights.description import capped
+from dsprep.weights.headers import ShardHeader
+
+INDEX_SUFFIX = ".safetensors.index.json"
+VLLM_INDEX = "model.safetensors.index.json"
+
+
+@dataclass
+class ShardIndex:
+    """A parsed index: tensor name → shard file name, and the shards in first-seen order."""
+
+    name: str
+    weight_map: dict[str, str]
+    shards: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, name: str, document: Mapping[str, Any], shown: str) -> ShardIndex | Finding:
+        weight_map = document.get("weight_map")
+        if not isinstance(weight_map, dict) or not all(
+            isinstance(v, str) for v in weight_map.values()
+        ):
+            return Finding(
+                "invalid-index",
+                shown,
+                f"{os.path.basename(shown)}: key 'weight_map' is missing or not an object of "
+                "tensor → shard names",
+                hint="download the index again",
+            )
+        shards = list(dict.fromkeys(weight_map.values()))
+        return cls(name, weight_map, shards)
+
+    def says_fp8(self) -> bool:
+        """FP8 block-scaled checkpoints carry ``*.weight_scale_inv`` tensors."""
+        return any(name.endswith("_scale_inv") for name in self.weight_map)
+
+    def names_by_shard(self) -> dict[str, set[str]]:
+        grouped: dict[str, list[str]] = {shard: [] for shard in self.shards}
+        for tensor, shard in self.weight_map.items():
+            grouped[shard].append(tensor)
+        return {shard: set(names) for shard, names in grouped.items()}
+
+
+def index_names(names: list[str]) -> list[str]:
+    return sorted(n for n in names if n.endswith(INDEX_SUFFIX) and "/" not in n)
+
+
+def choose_index(indexes: list[str]) -> tuple[str | None, list[str]]:
+    """(the index that describes the W8A8 shards, the stray ones).
+
+    ``model.safetensors.index.json`` beside another index is stray (vLLM would follow it
+    instead of the W8A8 index); with several other indexes the first one counts.
+    """
+    if not indexes:
+        return None, []
+    others = [n for n in indexes if n != VLLM_INDEX]
+    if others and VLLM_INDEX in indexes:
+        return others[0], [VLLM_INDEX]
+    return indexes[0], []
+
+
+def stray_index_finding(shown: str, main_shown: str | None, reason: str = "") -> Finding:
+    beside = f" beside {os.path.basename(main_shown)}" if main_shown else ""
+    return Finding(
+        "stray-index",
+        shown,
+        f"{os.path.basename(shown)} is a stray index{beside}{reason}: vLLM follows "
+        "model.safetensors.index.json and loads the wrong shards",
+        hint=f"delete {shown} (it belongs to the FP8 original)",
+    )
+
+
+def consistency_findings(
+    index: ShardIndex,
+    index_shown: str,
+    headers: Mapping[str, ShardHeader],
+    display: Mapping[str, str],
+) -> list[Finding]:
+    """tensor-not-in-shard / tensor-not-in-index for every indexed shard that parsed.
+
+    ``headers`` maps shard names to their parsed headers (missing or broken shards are
+    reported elsewhere), ``display`` maps a shard name to its shown path.
+    """
+    not_in_shard: list[Finding] = []
+    not_in_index: list[Finding] = []
+    for shard, expected in index.names_by_shard().items():
+        header = headers.get(shard)
+        if header is None:
+            continue
+        shown = display.get(shard, shard)
+        for name in sorted(expected.difference(header.tensors)):
+            not_in_shard.append(
+                Finding(
+                    "tensor-not-in-shard",
+                    shown,
+                    f"tensor {name!r} is missing from {os.path.basename(shown)}; "
+                    f"{os.path.basename(index_shown)} puts it there",
+                    hint="download the shard again (or the index, if it is the wrong one)",
+                )
+            )
+        for name in sorted(header.tensors.keys() - expected):
+            not_in_index.append(
+                Finding(
+                    "tensor-not-in-index",
+                    shown,
+                    f"tensor {name!r} in {os.path.basename(shown)} is not in "
+                    f"{os.path.basename(index_shown)}'s weight_map",
+                    hint="download the index again; it does not belong to these shards",
+                )
+            )
+    return capped(not_in_shard, "tensor-not-in-shard", "tensors") + capped(
+        not_in_index, "tensor-not-in-index", "tensors"
+    )
+
+
+def missing_shard_finding(shard_shown: str, index_shown: str, count: int) -> Finding:
+    return Finding(
+        "missing-shard",
+        shard_shown,
+        f"{os.path.basename(shard_shown)} does not exist; {os.path.basename(index_shown)} "
+        f"puts {count} tensors in it",
+        hint="download the missing shard (dsprep fetch resumes)",
+    )
+
+
+def multiple_index_finding(shown: str, main_shown: str) -> Finding:
+    return Finding(
+        "multiple-indexes",
+        shown,
+        f"{os.path.basename(shown)} is a second shard index beside "
+        f"{os.path.basename(main_shown)}; only one is used",
+        hint=f"delete {shown} if it does not belong to these shards",
+        severity=Severity.WARNING,
+    )

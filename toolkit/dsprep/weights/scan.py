@@ -1,0 +1,156 @@
+"""Read what ``dsprep check`` needs from a model folder, and nothing outside it.
+
+config.json, the description, the shard index and every shard header (never tensor data);
+each read goes through :class:`~dsprep.weights.safety.ModelDir`, and what cannot be read
+becomes a finding (``invalid-json``, ``bad-header``, ``path-escape``, ``missing-shard``…).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsprep.findings import Finding
+from dsprep.weights.description import description_names
+from dsprep.weights.headers import HeaderError, ShardHeader, read_shard_header
+from dsprep.weights.index import (
+    ShardIndex,
+    choose_index,
+    index_names,
+    missing_shard_finding,
+    multiple_index_finding,
+    stray_index_finding,
+)
+from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
+
+SHARD_SUFFIX = ".safetensors"
+
+
+@dataclass
+class Scan:
+    """Everything read from one model folder, plus the findings reading it produced."""
+
+    model: ModelDir
+    names: list[str]
+    config: dict[str, Any] | None = None
+    valid_descriptions: list[str] = field(default_factory=list)
+    misnamed_descriptions: list[str] = field(default_factory=list)
+    description_name: str | None = None
+    description: dict[str, Any] | None = None
+    index: ShardIndex | None = None
+    shard_names: list[str] = field(default_factory=list)
+    headers: dict[str, ShardHeader] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def has_description(self) -> bool:
+        return bool(self.valid_descriptions or self.misnamed_descriptions)
+
+    def shown(self, name: str) -> str:
+        return self.model.display(name)
+
+    def load_json(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.model.load_json_object(name)
+        except (JsonProblem, PathEscape) as problem:
+            self.findings.append(problem.finding)
+            return None
+
+
+def scan_model_dir(model: ModelDir) -> Scan:
+    scan = Scan(model, model.entries())
+    if "config.json" in scan.names:
+        scan.config = scan.load_json("config.json")
+    else:
+        scan.findings.append(
+            Finding(
+                "missing-config",
+                scan.shown("config.json"),
+                "config.json does not exist in the folder",
+                hint="download config.json of the model into the folder",
+            )
+        )
+    valid, misnamed = description_names(scan.names)
+    scan.valid_descriptions, scan.misnamed_descriptions = valid, misnamed
+    chosen = (valid or misnamed or [""])[0]
+    if chosen:
+        scan.description_name = chosen
+        scan.description = scan.load_json(chosen)
+    _scan_index(scan)
+    _scan_shards(scan)
+    return scan
+
+
+def _scan_index(scan: Scan) -> None:
+    main, stray = choose_index(index_names(scan.names))
+    if main is None:
+        return
+    main_shown = scan.shown(main)
+    for name in stray:
+        scan.findings.append(stray_index_finding(scan.shown(name), main_shown))
+    others = [n for n in index_names(scan.names) if n not in stray and n != main]
+    scan.findings.extend(multiple_index_finding(scan.shown(n), main_shown) for n in others)
+    document = scan.load_json(main)
+    if document is None:
+        return
+    parsed = ShardIndex.parse(main, document, main_shown)
+    if isinstance(parsed, Finding):
+        scan.findings.append(parsed)
+        return
+    if scan.has_description and parsed.says_fp8():
+        reason = " (it lists the FP8 original's *_scale_inv tensors)"
+        scan.findings.append(stray_index_finding(main_shown, None, reason))
+        return
+    scan.index = parsed
+
+
+def _scan_shards(scan: Scan) -> None:
+    local = [n for n in scan.names if n.endswith(SHARD_SUFFIX)]
+    indexed = scan.index.shards if scan.index is not None else []
+    counts: dict[str, int] = {}
+    if scan.index is not None:
+        for shard in scan.index.weight_map.values():
+            counts[shard] = counts.get(shard, 0) + 1
+    index_shown = scan.shown(scan.index.name) if scan.index is not None else ""
+    scan.shard_names = list(dict.fromkeys([*indexed, *local]))
+    for name in scan.shard_names:
+        source = index_shown if name in counts else ""
+        try:
+            real = scan.model.resolve(name, source=source)
+        except PathEscape as escape:
+            scan.findings.append(escape.finding)
+            continue
+        if not real.exists():
+            shown = scan.shown(name)
+            scan.findings.append(
+                missing_shard_finding(shown, index_shown, counts[name])
+                if name in counts
+                else Finding(
+                    "missing-shard",
+                    shown,
+                    f"{name} is a broken symlink",
+                    hint="delete it or download the shard again",
+                )
+            )
+            continue
+        try:
+            scan.headers[name] = read_shard_header(real)
+        except HeaderError as error:
+            scan.findings.append(_unreadable_shard(scan, name, real, error))
+
+
+def _unreadable_shard(scan: Scan, name: str, real: Any, error: HeaderError) -> Finding:
+    from dsprep.weights.lfs import read_lfs_pointer
+
+    shown = scan.shown(name)
+    pointer = read_lfs_pointer(real) if real.is_file() else None
+    if pointer is not None:
+        return Finding(
+            "lfs-pointer",
+            shown,
+            f"{name} is a git-lfs pointer ({pointer.size} bytes upstream), not the shard",
+            hint="run `git lfs pull` in the folder, or download with dsprep fetch",
+        )
+    return Finding(
+        "bad-header", shown, f"{name} has a bad header: {error.problem}", hint=error.hint
+    )
