@@ -8,8 +8,10 @@ so nothing can reach modelscope.cn.
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from dsprep.demo.hub import LoopbackHub
 W8A8 = "Eco-Tech/Sample-w8a8"
 FP8 = "deepseek-ai/Sample-fp8"
 NODESC = "someone/Sample-nodesc"
+FLOAT16 = "Eco-Tech/Sample-w8a8-float16"
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +31,15 @@ def sample_repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_fp8_checkpoint(root / "fp8")
     shutil.copytree(root / "w8a8", root / "nodesc")
     (root / "nodesc" / "quant_model_description.json").unlink()
-    return {W8A8: root / "w8a8", FP8: root / "fp8", NODESC: root / "nodesc"}
+    shutil.copytree(root / "w8a8", root / "float16")
+    config = root / "float16" / "config.json"
+    config.write_text(config.read_text().replace('"bfloat16"', '"float16"'))
+    return {
+        W8A8: root / "w8a8",
+        FP8: root / "fp8",
+        NODESC: root / "nodesc",
+        FLOAT16: root / "float16",
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +57,29 @@ def isolated_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "MODELSCOPE_DOWNLOAD_INTER_CLOUD_REGIONS",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to resolve or connect to a host other than 127.0.0.1 fails the test."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in LOOPBACK:
+            raise AssertionError(f"a test tried to resolve {host!r}: only 127.0.0.1 is allowed")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple) and address[0] not in LOOPBACK:
+            raise AssertionError(f"a test tried to connect to {address!r}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture

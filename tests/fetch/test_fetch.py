@@ -13,7 +13,7 @@ from pathlib import Path
 from dsprep.demo.hub import LoopbackHub
 from dsprep.weights.manifest import manifest_path, validation_errors
 from tests.conftest import CliOutcome
-from tests.fetch.conftest import FP8, NODESC, W8A8
+from tests.fetch.conftest import FLOAT16, FP8, NODESC, W8A8
 
 Run = Callable[..., CliOutcome]
 SHARD_2 = "quant_model_weight_w8a8_dynamic-00002-of-00003.safetensors"
@@ -113,6 +113,20 @@ def test_repo_without_description_needs_allow_unverified(
     assert manifest_path(dest).exists()
     # the check that follows still says what vllm-ascend will do with such a folder
     assert document["data"]["check"]["status"] in ("ok", "fail")
+
+
+def test_a_fixable_config_problem_does_not_stop_the_download(
+    run_cli: Run, hub: LoopbackHub, tmp_path: Path
+) -> None:
+    dest = tmp_path / "f16"
+    outcome = run_cli(*fetch_args(hub, FLOAT16, dest, "--format", "json"))
+    document = outcome.json()
+    assert outcome.exit_code == 1  # the final check reports it, with its fix
+    assert len(set(shard_requests(hub))) == 3
+    assert manifest_path(dest).exists()
+    dtype = [f for f in document["findings"] if f["code"] == "torch-dtype"]
+    assert len(dtype) == 1 and "--fix" in dtype[0]["hint"]
+    assert document["data"]["refused"] is False
 
 
 def test_metadata_whose_bytes_differ_from_the_listing_is_an_error(
@@ -215,7 +229,7 @@ def test_unreachable_endpoint_fails_fast(run_cli: Run, tmp_path: Path) -> None:
 
 
 def test_endpoint_from_the_clients_own_variable(
-    run_cli: Run, hub: LoopbackHub, tmp_path: Path, monkeypatch: object
+    run_cli: Run, hub: LoopbackHub, tmp_path: Path
 ) -> None:
     dest = tmp_path / "model"
     outcome = run_cli(

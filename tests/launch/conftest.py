@@ -95,7 +95,7 @@ def fake_tools(tmp_path: Path) -> FakeTools:
     folder.mkdir()
     program = folder / "fake.py"
     program.write_text(
-        f"#!{sys.executable}\n" + FAKE_SOURCE.read_text(encoding="utf-8"), encoding="utf-8"
+        f"#!{sys.executable} -S\n" + FAKE_SOURCE.read_text(encoding="utf-8"), encoding="utf-8"
     )
     program.chmod(0o755)
     for tool in FAKE_TOOLS:
@@ -104,9 +104,7 @@ def fake_tools(tmp_path: Path) -> FakeTools:
 
 
 @pytest.fixture
-def emit(
-    tmp_path: Path, run_cli: Callable[..., Any]
-) -> Callable[..., tuple[Path, Any]]:
+def emit(tmp_path: Path, run_cli: Callable[..., Any]) -> Callable[..., tuple[Path, Any]]:
     """Write a cluster document, run `dsprep emit-launch` on it, return (out dir, outcome)."""
 
     def go(document: dict[str, Any], name: str = "cluster.yaml") -> tuple[Path, Any]:

@@ -35,7 +35,9 @@ def test_every_schema_error_at_once_with_paths(
     document["parallel"]["tpp"] = 8
     del document["model"]["served_name"]
     cluster = write_cluster(tmp_path, document)
-    outcome = run_cli("emit-launch", str(cluster), "--out", str(tmp_path / "out"), "--format", "json")
+    outcome = run_cli(
+        "emit-launch", str(cluster), "--out", str(tmp_path / "out"), "--format", "json"
+    )
     assert outcome.exit_code == 1
     report = outcome.json()
     assert report["status"] == "fail"

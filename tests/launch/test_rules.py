@@ -101,6 +101,8 @@ CASES: list[tuple[str, Mutation, str, str, Severity]] = [
     ("v012 mtp name", _both(_v012, _set("extra_args", value=[
         "--speculative-config", '{"num_speculative_tokens":1,"method":"deepseek_mtp"}'])),
      "mtp-method-wrong", "extra_args[0]", Severity.ERROR),
+    ("v012 compilation", _both(_v012, _set("extra_args", value=["--compilation-config", "{}"])),
+     "extra-arg-conflict", "extra_args[0]", Severity.ERROR),
     ("too long", _both(_set("limits", "max_model_len", value=200000),
                        _set("limits", "max_num_batched_tokens", value=200000)),
      "model-len-above-max-position", "limits.max_model_len", Severity.ERROR),
@@ -116,9 +118,7 @@ CASES: list[tuple[str, Mutation, str, str, Severity]] = [
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
-def test_rule(
-    tmp_path: Path, mutate: Mutation, code: str, where: str, severity: Severity
-) -> None:
+def test_rule(tmp_path: Path, mutate: Mutation, code: str, where: str, severity: Severity) -> None:
     document = example_document()
     mutate(document)
     cluster = write_cluster(tmp_path, document)
@@ -134,9 +134,7 @@ def test_rule(
 
 def test_seed_example_has_no_error_or_warning(tmp_path: Path) -> None:
     outcome = validate(write_cluster(tmp_path, example_document()))
-    assert [(f.code, f.severity) for f in outcome.findings] == [
-        ("npu-ips-not-set", Severity.INFO)
-    ]
+    assert [(f.code, f.severity) for f in outcome.findings] == [("npu-ips-not-set", Severity.INFO)]
 
 
 def test_v012_profile_flags(tmp_path: Path) -> None:
@@ -174,7 +172,10 @@ def test_v011_mtp_and_eager(tmp_path: Path) -> None:
     outcome = validate(write_cluster(tmp_path, document))
     assert outcome.cluster is not None and outcome.profile is not None
     argv = serve_argv(outcome.cluster, outcome.profile, outcome.cluster.nodes[0])
-    assert argv[argv.index("--additional-config") + 1] == '{"ascend_scheduler_config":{"enabled":true}}'
+    assert (
+        argv[argv.index("--additional-config") + 1]
+        == '{"ascend_scheduler_config":{"enabled":true}}'
+    )
     assert "--enforce-eager" in argv
     spec = argv[argv.index("--speculative-config") + 1]
     assert spec == '{"num_speculative_tokens":1,"method":"deepseek_mtp"}'

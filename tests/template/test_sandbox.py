@@ -26,6 +26,12 @@ HOSTILE = {
     "huge power": "{{ 7 ** 99999999 }}",
     "huge lipsum": "{{ lipsum(10**6) }}",
     "list mutation": "{% set x = [] %}{{ x.append(1) }}",
+    "doubling concat": "{% set ns = namespace(s='xy') %}"
+    "{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+    "doubling plus": "{% set ns = namespace(s='xy') %}"
+    "{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    "padding method": "{{ 'x'.ljust(10**10) }}",
+    "center filter": "{{ 'x' | center(10**10) }}",
 }
 
 
@@ -59,7 +65,7 @@ def test_include_of_a_local_file_reads_nothing(tmp_path: Path) -> None:
 def test_endless_loop_is_stopped_in_bounded_time() -> None:
     loops = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
     started = time.monotonic()
-    with pytest.raises(SandboxViolation, match="longer than 0.5 s"):
+    with pytest.raises(SandboxViolation, match=r"longer than 0\.5 s"):
         render_with_jinja(loops, REQUEST, {}, timeout=0.5)
     assert time.monotonic() - started < 2.5
 
@@ -91,3 +97,15 @@ def test_syntax_error_names_the_line() -> None:
 def test_raise_exception_is_a_render_error() -> None:
     with pytest.raises(TemplateRenderError, match="no system role"):
         render_with_jinja("{{ raise_exception('no system role') }}", REQUEST, {})
+
+
+def test_self_test_stops_at_the_first_violation() -> None:
+    from dsprep.template.selftest import run_self_test
+
+    loops = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    renderer = lambda request: render_with_jinja(loops, request, {}, timeout=0.3)  # noqa: E731
+    started = time.monotonic()
+    report = run_self_test(loops, {"transformers": renderer, "vllm": renderer}, origin="x")
+    assert time.monotonic() - started < 3
+    assert [f.code for f in report.findings] == ["sandbox-violation"]
+    assert report.renders == 1

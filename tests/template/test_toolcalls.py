@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dsprep.template.toolcalls import ParsedCall, call_blocks, parse_tool_calls
 from dsprep.template.tokens import (
     TOOL_CALL_BEGIN,
     TOOL_CALL_END,
@@ -10,6 +9,7 @@ from dsprep.template.tokens import (
     TOOL_CALLS_END,
     TOOL_SEP,
 )
+from dsprep.template.toolcalls import ParsedCall, call_blocks, parse_tool_calls
 
 
 def _call(name: str, arguments: str) -> str:

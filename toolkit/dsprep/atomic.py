@@ -32,6 +32,12 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
     """Replace ``path`` with ``data`` atomically; return the backup's path if one was made now.
 
@@ -60,6 +66,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path 
             os.fsync(handle.fileno())
         if path.exists():
             shutil.copymode(path, tmp_name)
+        else:  # mkstemp makes 0600; a new file gets the usual mode the umask allows
+            os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
         tmp_name = ""
         _fsync_dir(folder)

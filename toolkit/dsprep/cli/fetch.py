@@ -33,7 +33,8 @@ def fetch_summary(data: dict[str, Any]) -> list[str]:
             f"refused:  no weight shard was requested ({len(data['downloaded'])} metadata "
             "file(s) read); no manifest written"
         )
-        lines.append("W8A8 repos for Ascend: " + ", ".join(data.get("alternatives", [])))
+        if data.get("alternatives"):
+            lines.append("W8A8 repos for Ascend: " + ", ".join(data["alternatives"]))
         return lines
     lines.append(
         f"files:    {data['files']} ({human_bytes(data['bytes'])}): "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dsprep.cli.common import emit, fail, format_option, run_command
+from dsprep.cli.common import debug_enabled, emit, fail, format_option, run_command
 from dsprep.errors import DsprepError
 from dsprep.findings import Result
 
@@ -27,7 +29,7 @@ def _pieces_text(pieces: list[Any]) -> str:
     lines = [f"# {len(pieces)} tokens"]
     for index, piece in enumerate(pieces):
         token_id = "-" if piece.token_id is None else str(piece.token_id)
-        mark = "  special" if piece.special else ""
+        mark = "  added token" if piece.added_token else ""
         lines.append(f"{index:5d} {token_id:>7} {piece.text!r}{mark}")
     return "\n".join(lines) + "\n"
 
@@ -116,12 +118,21 @@ def render(
         )
     except DsprepError as exc:
         fail(ctx, "render", fmt, exc)
+    except Exception as exc:  # a bug must still end in one Error: line (--debug shows it)
+        if debug_enabled(ctx):
+            traceback.print_exc(file=sys.stderr)
+        error = DsprepError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="re-run with --debug for the traceback and report it",
+        )
+        fail(ctx, "render", fmt, error)
     if fmt == "json":
         result = Result("render")
         result.data.update(template=rendered.origin, engine=engine, prompt=rendered.prompt)
         if tokens:
             result.data["tokens"] = [
-                {"text": p.text, "id": p.token_id, "special": p.special} for p in rendered.pieces
+                {"text": p.text, "id": p.token_id, "added_token": p.added_token}
+                for p in rendered.pieces
             ]
         emit(ctx, fmt, result)
     click.echo(rendered.prompt)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -60,6 +61,18 @@ __all__ = [
 
 _API = "/api/v1/models/"
 _SEND_BLOCK = 256 * 1024
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-transfer (an interrupted download) is normal, not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ class LoopbackHub:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> LoopbackHub:
         handler = type("_BoundHandler", (_Handler,), {"hub": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _QuietServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="loopback-hub")

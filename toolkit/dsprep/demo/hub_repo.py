@@ -86,6 +86,8 @@ def _file_reader(path: Path) -> Callable[[int, int], bytes]:
 
 
 class HubRepo:
+    """One served repo: its files, its branches (``master``) and a commit id for the listing."""
+
     def __init__(self, repo_id: str, source: Path | Sequence[HubFile]) -> None:
         self.repo_id = repo_id
         self._source = source
@@ -94,6 +96,7 @@ class HubRepo:
         self.created_at = int(time.time())
 
     def files(self) -> dict[str, HubFile]:
+        """The repo's files, read (and hashed) once on first use: a snapshot of the folder."""
         if self._files is None:
             src = self._source
             listed = folder_files(src) if isinstance(src, Path) else list(src)

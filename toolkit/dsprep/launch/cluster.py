@@ -136,7 +136,8 @@ def _sentence(error: Any) -> str:
     schema = error.schema if isinstance(error.schema, dict) else {}
     if validator == "required":
         missing = [name for name in error.validator_value if name not in (error.instance or {})]
-        return f"missing required key {', '.join(repr(m) for m in missing)}"
+        noun = "key" if len(missing) == 1 else "keys"
+        return f"missing required {noun} {', '.join(repr(m) for m in missing)}"
     if validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(schema.get("properties", {}))
         extra = sorted(str(k) for k in error.instance if k not in known)

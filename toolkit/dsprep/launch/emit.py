@@ -102,6 +102,7 @@ def plan_markdown(outcome: Validation) -> str:
         tools=cluster.tools,
         reasoning_parser=cluster.reasoning_parser,
         mtp=cluster.mtp,
+        thinking_default=cluster.thinking_default,
         container_name=cluster.container_name,
         scripts_dir=CONTAINER_SCRIPTS_DIR,
         added_env=[(e.name, e.value, e.added) for e in profile.env if e.added],

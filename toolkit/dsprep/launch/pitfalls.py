@@ -82,7 +82,20 @@ def check_graph(cluster: Cluster, profile: Profile) -> list[Finding]:
                     Severity.INFO,
                 )
             )
-    additional = engine_config(cluster, profile).additional_config
+    config = engine_config(cluster, profile)
+    additional = config.additional_config
+    if config.compilation_config:
+        found += [
+            finding(
+                cluster,
+                "extra-arg-conflict",
+                f"extra_args[{i}]",
+                "--compilation-config is set by graph.mode/graph.batch_sizes on this image",
+                "remove it from extra_args",
+            )
+            for i, arg in enumerate(cluster.extra_args)
+            if arg.split("=", 1)[0] == "--compilation-config"
+        ]
     torchair = additional.get("torchair_graph_config")
     if isinstance(torchair, dict) and not torchair.get("enabled", False):
         keys = [k for k in profile.torchair_keys_need_enabled if torchair.get(k)]

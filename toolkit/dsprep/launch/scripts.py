@@ -171,6 +171,19 @@ def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
                 pattern,
             )
         )
+    default = "on" if cluster.thinking_default else "off"
+    requests.append(
+        (
+            f"chat without chat_template_kwargs (features.thinking_default: {default})",
+            "/v1/chat/completions",
+            compact_json(
+                {"model": model, "messages": question, "max_tokens": 512, "temperature": 0}
+            ),
+            '"reasoning(_content)?" *: *"'
+            if cluster.thinking_default and cluster.reasoning_parser
+            else choices,
+        )
+    )
     if cluster.tools:
         tool = {
             "type": "function",

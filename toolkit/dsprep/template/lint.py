@@ -13,7 +13,14 @@ import jinja2
 from jinja2 import nodes
 
 from dsprep.findings import Finding, Result, Severity
-from dsprep.template.recognize import recognize, supports_tools, thinking_default
+from dsprep.template.recognize import (
+    DEEPSEEK_LIKE,
+    PUBLISHED,
+    VLLM_EXAMPLE,
+    recognize,
+    supports_tools,
+    thinking_default,
+)
 from dsprep.template.sandbox import chat_template_environment, compile_template
 from dsprep.template.source import TemplateEntry, TemplateSource, read_source
 from dsprep.template.tokens import (
@@ -24,6 +31,13 @@ from dsprep.template.tokens import (
 )
 
 FIX_REWRITE = "dsprep template {folder} --thinking off"
+KNOWN_DEFECTS = {
+    PUBLISHED: "crashes on content None and on tool-call arguments given as a mapping (vLLM),"
+    " drops the answer of `tool_calls: []` and has no tools section",
+    VLLM_EXAMPLE: "double-encodes tool-call arguments given as a JSON string, crashes on a tool"
+    " without description and emits stray newlines and spaces",
+    DEEPSEEK_LIKE: "is a modified copy of the published template and may share its defects",
+}
 
 
 def emitted_literals(template: str) -> list[tuple[str, int]]:
@@ -35,6 +49,14 @@ def emitted_literals(template: str) -> list[tuple[str, int]]:
         if isinstance(value, str):
             found.extend((m.group(0), node.lineno) for m in SPECIAL_LITERAL_RE.finditer(value))
     return found
+
+
+def _column_of(text: str, literal: str, lineno: int) -> str:
+    """``, column N`` of ``literal`` on template line ``lineno`` (empty when not found there)."""
+    lines = text.split("\n")
+    if 0 < lineno <= len(lines) and literal in lines[lineno - 1]:
+        return f", column {lines[lineno - 1].index(literal) + 1}"
+    return ""
 
 
 def lint_entry(
@@ -79,7 +101,8 @@ def lint_entry(
                 Finding(
                     "unknown-special-token",
                     where,
-                    f"template line {lineno}: the template emits {literal!r}, which is not a"
+                    f"template line {lineno}{_column_of(text, literal, lineno)}: the template"
+                    f" emits {literal!r}, which is not a"
                     f" single added token in {names}",
                     hint="use the tokenizer's own token text (check added_tokens in"
                     " tokenizer.json), or fix the tokenizer files",
@@ -116,10 +139,22 @@ def lint_entry(
                 if default is None
                 else ("on" if default else "off")
             ),
-            hint="switch it with: dsprep template MODEL_DIR --thinking on|off",
+            hint=f"switch it with: dsprep template {source.folder} --thinking on|off",
             severity=Severity.INFO,
         )
     )
+    defects = KNOWN_DEFECTS.get(recognition.kind)
+    if defects:
+        findings.append(
+            Finding(
+                "replaceable-template",
+                where,
+                f"{recognition.describe()} {defects}",
+                hint=f"replace it with dsprep's template: dsprep template {source.folder}"
+                f" --thinking {'on' if default else 'off'}",
+                severity=Severity.WARNING,
+            )
+        )
     tools = supports_tools(text)
     findings.append(
         Finding(
@@ -131,7 +166,9 @@ def lint_entry(
                 if tools
                 else "no tools section; tools passed by a request are ignored"
             ),
-            hint="" if tools else "add it with: dsprep template MODEL_DIR --thinking off --tools",
+            hint=""
+            if tools
+            else f"add it with: dsprep template {source.folder} --thinking off --tools",
             severity=Severity.INFO,
         )
     )

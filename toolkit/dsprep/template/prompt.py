@@ -25,7 +25,7 @@ from dsprep.template.tokens import TokenizerFiles, load_tokenizer_files, split_o
 class TokenPiece:
     text: str
     token_id: int | None
-    special: bool
+    added_token: bool
 
 
 @dataclass
@@ -163,7 +163,11 @@ def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result:
         "vllm": jinja,
     }
     report = run_self_test(
-        template, renderers, origin=origin, bos=tokenizer.special_tokens.get("bos_token")
+        template,
+        renderers,
+        origin=origin,
+        bos=tokenizer.special_tokens.get("bos_token"),
+        folder=str(source.folder),
     )
     result = Result("render --self-test")
     result.extend(report.findings)

@@ -13,7 +13,13 @@ from pathlib import Path
 from dsprep.atomic import atomic_write_text, backup_path
 from dsprep.findings import Finding, Result, Severity
 from dsprep.template.build import build_template
-from dsprep.template.recognize import DSPREP, THINKING_DEFAULT_RE, Recognition, recognize
+from dsprep.template.recognize import (
+    DSPREP,
+    MARKER_RE,
+    THINKING_DEFAULT_RE,
+    Recognition,
+    recognize,
+)
 from dsprep.template.render import RenderRequest, render_with_jinja
 from dsprep.template.selftest import SelfTestReport, run_self_test
 from dsprep.template.source import REWRITTEN_NAMES, TemplateSource, read_source, with_templates
@@ -23,6 +29,7 @@ REPLACE = "replace"
 SWITCH_DEFAULT = "switch-default"
 UP_TO_DATE = "up-to-date"
 REFUSE = "refuse"
+NO_NEWLINE = "\n\\ No newline at end of file\n"
 
 
 @dataclass(frozen=True)
@@ -57,18 +64,17 @@ class RewritePlan:
         return [e for e in self.entries if e.action in (REPLACE, SWITCH_DEFAULT)]
 
     def diff(self) -> str:
+        """A unified diff of every changed template (not of the JSON file's one long line)."""
         chunks: list[str] = []
         for entry in self.changed:
-            chunks.extend(
-                difflib.unified_diff(
-                    entry.old_text.splitlines(keepends=True),
-                    entry.new_text.splitlines(keepends=True),
-                    f"{entry.location} (current)",
-                    f"{entry.location} (dsprep)",
-                )
-            )
-        text = "".join(chunks)
-        return text if not text or text.endswith("\n") else text + "\n"
+            for line in difflib.unified_diff(
+                entry.old_text.splitlines(keepends=True),
+                entry.new_text.splitlines(keepends=True),
+                f"{entry.location} (current)",
+                f"{entry.location} (dsprep)",
+            ):
+                chunks.append(line if line.endswith("\n") else line + NO_NEWLINE)
+        return "".join(chunks)
 
 
 def _plan_entry(text: str, options: RewriteOptions) -> tuple[str, str, Recognition]:
@@ -103,24 +109,31 @@ def self_test_text(template: str, tokenizer: TokenizerFiles, origin: str) -> Sel
     """The self-test of ``template`` with the default engine and the folder's special tokens."""
     special = tokenizer.special_tokens
 
-    def render_transformers(request: RenderRequest) -> str:
+    def render(request: RenderRequest) -> str:
         return render_with_jinja(template, request, special, origin=origin)
 
     return run_self_test(
         template,
-        {"transformers": render_transformers, "vllm": render_transformers},
+        {"transformers": render, "vllm": render},
         origin=origin,
         bos=special.get("bos_token"),
+        folder=str(tokenizer.folder),
     )
 
 
 def _refusal(entry: EntryPlan, folder: Path, thinking: bool) -> Finding:
     on_off = "on" if thinking else "off"
+    if THINKING_DEFAULT_RE.search(entry.old_text):
+        problem = "dsprep can switch its thinking default, but cannot change its tools section"
+    else:
+        problem = (
+            "dsprep does not know this template and it has no standard"
+            " `{% if not thinking is defined %}{% set thinking = … %}` line to switch"
+        )
     return Finding(
         "unknown-template",
         entry.location,
-        f"{entry.recognition.describe()}: dsprep does not know this template and it has no"
-        " standard `{% if not thinking is defined %}{% set thinking = … %}` line to switch",
+        f"{entry.recognition.describe()}: {problem}",
         hint=f"check it with: dsprep template {folder} --check; replace it with dsprep's"
         f" template: dsprep template {folder} --thinking {on_off} --force",
     )
@@ -149,11 +162,26 @@ def rewrite(target: Path, options: RewriteOptions) -> Result:
     for entry in plan.entries:
         report = self_test_text(entry.new_text, tokenizer, entry.location)
         tested += report.renders
-        result.extend(report.findings)
-        if report.findings and entry.action == REPLACE:
+        if not report.findings:
+            continue
+        if MARKER_RE.search(entry.new_text):
             # dsprep's own template failing is a bug: never write it.
+            result.extend(report.findings)
             result.data["status"] = "not-written"
             return result
+        # Only the default was switched: the user's template keeps its own limits.
+        result.add(
+            Finding(
+                "self-test-failed",
+                entry.location,
+                f"{len(report.findings)} self-test check(s) fail on this template, e.g. "
+                + report.findings[0].message,
+                hint=f"see them all: dsprep render {source.folder} --self-test; or use dsprep's"
+                f" template: dsprep template {source.folder} --thinking"
+                f" {'on' if options.thinking else 'off'} --force",
+                severity=Severity.WARNING,
+            )
+        )
     result.data["self_test_renders"] = tested
     if not plan.changed:
         result.data["status"] = "up-to-date"

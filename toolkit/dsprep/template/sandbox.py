@@ -27,6 +27,8 @@ from typing import Any
 import jinja2
 import jinja2.ext
 import jinja2.utils
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -134,10 +136,23 @@ _GUARDED: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
+class _GuardedCodeGenerator(CodeGenerator):
+    """Compiles ``a ~ b`` so that the joined string is size-checked like ``+``."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_concat(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
 class ChatTemplateEnvironment(ImmutableSandboxedEnvironment):
     """transformers' chat-template environment plus dsprep's size guards."""
 
     intercepted_binops = frozenset(_GUARDED)
+    code_generator_class = _GuardedCodeGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         guard = _GUARDED.get(operator)
@@ -145,11 +160,37 @@ class ChatTemplateEnvironment(ImmutableSandboxedEnvironment):
             return guard(left, right)
         return super().call_binop(context, operator, left, right)
 
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refuse padding a string to a size no prompt needs (``'x'.ljust(10**10)``)."""
+        if getattr(__obj, "__name__", "") in _PADDING_METHODS and isinstance(
+            getattr(__obj, "__self__", None), str
+        ):
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, int) and value > MAX_SEQUENCE:
+                    raise RenderLimitError(f"padding a string to {value} characters is too large")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    @staticmethod
+    def checked_concat(value: Any) -> Any:
+        size = _size(value)
+        if size is not None and size > MAX_SEQUENCE:
+            raise RenderLimitError(f"a value longer than {MAX_SEQUENCE} characters is too large")
+        return value
+
 
 def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
     if n > 100 or max > 1000:
         raise RenderLimitError("lipsum() larger than 100 paragraphs is not allowed")
     return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
+def _width_checked(jinja_filter: Callable[..., Any]) -> Callable[..., Any]:
+    def checked(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(width, int) and width > MAX_SEQUENCE:
+            raise RenderLimitError(f"a width of {width} characters is too large")
+        return jinja_filter(value, width, *args, **kwargs)
+
+    return checked
 
 
 def chat_template_environment() -> ChatTemplateEnvironment:
@@ -164,6 +205,8 @@ def chat_template_environment() -> ChatTemplateEnvironment:
     env.globals["namespace"] = _Namespace
     env.globals["range"] = _bounded_range
     env.globals["lipsum"] = _bounded_lipsum
+    for name in ("center", "indent"):
+        env.filters[name] = _width_checked(env.filters[name])
     return env
 
 

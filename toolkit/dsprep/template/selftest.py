@@ -22,7 +22,7 @@ from dsprep.errors import InputError
 from dsprep.findings import Finding
 from dsprep.resources import chat_templates_dir, load_schema
 from dsprep.template.recognize import supports_tools, thinking_default
-from dsprep.template.render import Dialect, RenderRequest
+from dsprep.template.render import Dialect, RenderRequest, SandboxViolation
 from dsprep.template.tokens import ASSISTANT, THINK, THINK_END, USER
 from dsprep.template.toolcalls import call_blocks, parse_tool_calls
 
@@ -158,6 +158,9 @@ def _check_case(
     if "ends_with" in expect and not rendered.endswith(expect["ends_with"]):
         problems.append("the prompt ends wrongly:\n" + _diff(expect["ends_with"], _tail(rendered)))
     if case.get("tools") and supports_tools(template):
+        for needle in expect.get("tools_contains", []):
+            if needle not in rendered:
+                problems.append(f"the tools section lacks {needle!r}")
         for tool in case["tools"]:
             if f"### {tool['function']['name']}\n" not in rendered:
                 problems.append(f"the tools section lacks the tool {tool['function']['name']!r}")
@@ -181,6 +184,7 @@ def run_self_test(
     *,
     origin: str,
     bos: str | None = None,
+    folder: str = "MODEL_DIR",
 ) -> SelfTestReport:
     """Run every bundled case through each renderer; failures become ``self-test-failed``."""
     report = SelfTestReport()
@@ -190,6 +194,12 @@ def run_self_test(
             report.renders += 1
             try:
                 rendered = renderer(request_for(case, dialect))
+            except SandboxViolation as exc:
+                # A hostile template: stop at once instead of timing out on every case.
+                report.findings.append(
+                    Finding("sandbox-violation", origin, exc.message, hint=exc.hint)
+                )
+                return report
             except InputError as exc:
                 problems, checked = [exc.message.removeprefix(f"{origin}: ")], 0
             else:
@@ -201,7 +211,7 @@ def run_self_test(
                         "self-test-failed",
                         origin,
                         f"case {case['id']} ({dialect} messages): {problem}",
-                        hint="replace the template with dsprep's: dsprep template MODEL_DIR"
+                        hint=f"replace the template with dsprep's: dsprep template {folder}"
                         " --thinking off",
                     )
                 )

@@ -9,13 +9,12 @@ from dsprep.findings import Finding
 from dsprep.weights import config as cfg
 from dsprep.weights.description import (
     coverage_findings,
-    layer_index,
     name_findings,
     type_counts,
     type_findings,
+    weight_entries,
 )
 from dsprep.weights.headers import FP8_DTYPES, TensorInfo
-from dsprep.weights.index import consistency_findings
 from dsprep.weights.quant_tensors import quant_tensor_findings
 from dsprep.weights.scan import Scan
 
@@ -110,10 +109,19 @@ def _shard_findings(scan: Scan, stray_fp8: list[str]) -> list[Finding]:
                     hint="the download was interrupted: download this shard again",
                 )
             )
+        elif header.extra_bytes:
+            shown = scan.shown(name)
+            findings.append(
+                Finding(
+                    "oversized-shard",
+                    shown,
+                    f"{name} has {header.extra_bytes} bytes after the data region its header "
+                    f"declares ({header.declared_size} bytes); safetensors refuses to load it",
+                    hint="the file is damaged: download this shard again",
+                )
+            )
     index = scan.index
     if index is not None:
-        index_shown = scan.shown(index.name)
-        findings.extend(consistency_findings(index, index_shown, scan.headers, _shown_map(scan)))
         indexed = set(index.shards)
         for name in scan.shard_names:
             if name in indexed or name in stray_fp8 or "/" in name:
@@ -130,10 +138,6 @@ def _shard_findings(scan: Scan, stray_fp8: list[str]) -> list[Finding]:
             )
     findings.extend(_duplicate_findings(scan))
     return findings
-
-
-def _shown_map(scan: Scan) -> dict[str, str]:
-    return {name: scan.shown(name) for name in scan.headers}
 
 
 def _duplicate_findings(scan: Scan) -> list[Finding]:
@@ -159,10 +163,13 @@ def _duplicate_findings(scan: Scan) -> list[Finding]:
 
 
 def all_tensors(scan: Scan) -> dict[str, TensorInfo]:
-    merged: dict[str, TensorInfo] = {}
-    for header in scan.headers.values():
-        merged.update(header.tensors)
-    return merged
+    """Every tensor of every parsed shard by name (computed once per scan)."""
+    if scan.merged is None:
+        merged: dict[str, TensorInfo] = {}
+        for header in scan.headers.values():
+            merged.update(header.tensors)
+        scan.merged = merged
+    return scan.merged
 
 
 def _description_findings(scan: Scan) -> list[Finding]:
@@ -171,11 +178,14 @@ def _description_findings(scan: Scan) -> list[Finding]:
     shown = scan.shown(scan.description_name)
     config = scan.config or {}
     tensors = all_tensors(scan)
+    weights = weight_entries(description)
+    scan.weights = weights
     findings = type_findings(description, shown)
     findings += coverage_findings(
         description,
         tensors,
         shown,
+        weights=weights,
         num_hidden_layers=cfg.int_key(config, "num_hidden_layers", 1 << 30),
         num_nextn_predict_layers=cfg.int_key(config, "num_nextn_predict_layers"),
     )
@@ -187,7 +197,7 @@ def _description_findings(scan: Scan) -> list[Finding]:
         return shown
 
     dtype = cfg.model_dtypes(config).get("torch_dtype", "bfloat16")
-    findings += quant_tensor_findings(description, tensors, shard_of, model_dtype=str(dtype))
+    findings += quant_tensor_findings(weights, tensors, shard_of, model_dtype=str(dtype))
     return findings
 
 
@@ -195,13 +205,20 @@ def summary(scan: Scan) -> dict[str, Any]:
     config = scan.config or {}
     layers = cfg.int_key(config, "num_hidden_layers", 1 << 30)
     nextn = cfg.int_key(config, "num_nextn_predict_layers")
-    mtp_layers = sorted(
-        {i for h in scan.headers.values() for n in h.tensors if (i := layer_index(n)) >= layers}
-    )
+    tensors = all_tensors(scan)
+    markers = ("input_layernorm.weight", "eh_proj.weight", "enorm.weight", "embed_tokens.weight")
+    mtp_layers = [
+        i
+        for i in range(layers, layers + max(nextn, 1))
+        if layers < 1 << 30
+        if any(f"model.layers.{i}.{marker}" in tensors for marker in markers)
+    ]
     return {
         "model_dir": str(scan.model.path),
         "architecture": cfg.architecture(config) if config else "unknown",
-        "quant_types": type_counts(scan.description or {}),
+        "quant_types": type_counts(
+            scan.weights if scan.weights is not None else weight_entries(scan.description or {})
+        ),
         "description": scan.description_name,
         "index": scan.index.name if scan.index is not None else None,
         "shards": len(scan.headers),

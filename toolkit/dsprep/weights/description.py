@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from dsprep.findings import Finding, Severity
@@ -95,19 +96,22 @@ def tensor_entries(description: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in description.items() if k not in SETTING_KEYS}
 
 
-def type_counts(description: Mapping[str, Any]) -> dict[str, int]:
+def type_counts(weights: Sequence[tuple[str, Any]]) -> dict[str, int]:
     """Quant types of the ``.weight`` entries (one per layer) with their counts."""
-    counts = Counter(
-        str(v) for k, v in description.items() if k.endswith(".weight") and k not in SETTING_KEYS
-    )
+    counts = Counter(map(str, map(itemgetter(1), weights)))
     return dict(sorted(counts.items()))
 
 
 def type_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
     """Every type must be one vllm-ascend v0.11.0rc0 knows (else NotImplementedError)."""
     findings: list[Finding] = []
+    try:
+        if set(description.values()) <= KNOWN_QUANT_TYPES | _settings(description):
+            return []
+    except TypeError:  # an unhashable value (a list or object): look at each entry
+        pass
     for key, value in description.items():
-        if key in SETTING_KEYS or value in KNOWN_QUANT_TYPES:
+        if key in SETTING_KEYS or (isinstance(value, str) and value in KNOWN_QUANT_TYPES):
             continue
         findings.append(
             Finding(
@@ -121,6 +125,15 @@ def type_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
             )
         )
     return capped(findings, "unknown-quant-type", "entries")
+
+
+def _settings(description: Mapping[str, Any]) -> set[Any]:
+    values: set[Any] = set()
+    for key in SETTING_KEYS:
+        if key in description:
+            value = description[key]
+            values.add(value if isinstance(value, (str, int, float, type(None))) else repr(value))
+    return values
 
 
 def needs_entry(name: str) -> bool:
@@ -143,11 +156,17 @@ def coverage_findings(
     tensor_names: Iterable[str],
     shown: str,
     *,
+    weights: Sequence[tuple[str, Any]] | None = None,
     num_hidden_layers: int,
     num_nextn_predict_layers: int,
 ) -> list[Finding]:
     """missing-description-entry, mtp-not-covered, gate-up-mismatch."""
-    missing = sorted(n for n in tensor_names if needs_entry(n) and n not in description)
+    names = tensor_names if isinstance(tensor_names, Mapping) else dict.fromkeys(tensor_names)
+    weights = weight_entries(description) if weights is None else weights
+    if names.keys() <= description.keys():  # the usual case: everything has an entry
+        missing: list[str] = []
+    else:
+        missing = sorted(n for n in names.keys() - description.keys() if needs_entry(n))
     regular = [n for n in missing if layer_index(n) < num_hidden_layers]
     mtp = [n for n in missing if layer_index(n) >= num_hidden_layers]
     findings = [
@@ -175,12 +194,19 @@ def coverage_findings(
                 hint='add the MTP layer\'s weights to the description as "FLOAT"',
             )
         )
-    return findings + _pair_findings(description, shown)
+    return findings + _pair_findings(description, weights, shown)
 
 
-def _pair_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
+def weight_entries(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The ``(name.weight, type)`` entries: one per layer, the ones vllm-ascend looks up."""
+    return [(k, v) for k, v in description.items() if k.endswith(".weight")]
+
+
+def _pair_findings(
+    description: Mapping[str, Any], weights: Sequence[tuple[str, Any]], shown: str
+) -> list[Finding]:
     findings: list[Finding] = []
-    for key, gate_type in description.items():
+    for key, gate_type in weights:
         if not key.endswith(".gate_proj.weight"):
             continue
         prefix = key[: -len(".gate_proj.weight")]

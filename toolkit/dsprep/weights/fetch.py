@@ -19,7 +19,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,8 @@ from dsprep.weights.manifest import STATE_DIR, Manifest, ManifestFile, manifest_
 W8A8_ALTERNATIVES = ("Eco-Tech/DeepSeek-V3.1-w8a8-mtp-QuaRot", "vllm-ascend/DeepSeek-V3.1-W8A8")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
 SMALL_METADATA_BYTES = 64 * 1024 * 1024
+# Gate findings that stop the download; the rest can be fixed once the files are here.
+REFUSING = frozenset({"fp8-weights", "unverified-quantization"})
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 STAGING = "staging"
 
@@ -136,22 +138,27 @@ def fetch_model(options: FetchOptions) -> Result:
         if fetch_verified(client, remote, revision, local_dir, staging):
             downloaded.append(remote.path)
 
-    result.extend(gate(local_dir, [f.path for f in listing], options.allow_unverified))
-    if not result.ok:
-        result.data.update(
-            refused=True, downloaded=downloaded, alternatives=list(W8A8_ALTERNATIVES)
-        )
+    gate_findings = gate(local_dir, [f.path for f in listing], options.allow_unverified)
+    if any(f.code in REFUSING and f.severity is Severity.ERROR for f in gate_findings):
+        result.extend(gate_findings)
+        fp8 = "fp8-weights" in result.codes()
+        alternatives = list(W8A8_ALTERNATIVES) if fp8 else []
+        result.data.update(refused=True, downloaded=downloaded, alternatives=alternatives)
         _cleanup(staging)
         return result
+    # Anything else the gate saw (a float16 dtype, a leftover quantization_config, ...) is
+    # fixable after the download: the final check reports it with its fix.
+    keep_all = not options.run_check
+    result.extend(f for f in gate_findings if keep_all or f.code in REFUSING)
 
     for remote in metadata:
         if fetch_verified(client, remote, revision, local_dir, staging):
             downloaded.append(remote.path)
     _cleanup(staging)
-    present = [f.path for f in shards if _same_size(local_dir / f.path, f.size)]
+    before = {f.path: _stamp(local_dir / f.path) for f in shards}
     if shards:
         client.download_many(shards, revision, local_dir, max(1, options.max_workers))
-    downloaded += [f.path for f in shards if f.path not in present]
+    downloaded += [f.path for f in shards if _stamp(local_dir / f.path) != before[f.path]]
 
     files = gate_inputs + chosen
     manifest = Manifest(
@@ -258,6 +265,15 @@ def _verified_sha(local_dir: Path, remote: RemoteFile) -> str:
     return remote.sha256 or sha256_file(target)
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime) to tell whether the client replaced a file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
 def _same_size(path: Path, size: int) -> bool:
     try:
         return path.is_file() and path.stat().st_size == size
@@ -279,10 +295,3 @@ def _disk(action: Callable[[], object], path: Path) -> None:
 def _cleanup(staging: Path) -> None:
     with contextlib.suppress(OSError):
         shutil.rmtree(staging)
-
-
-def describe_paths(paths: Iterable[str], limit: int = 5) -> str:
-    """``a, b, c (+N more)`` for messages."""
-    items = list(paths)
-    shown = ", ".join(items[:limit])
-    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")

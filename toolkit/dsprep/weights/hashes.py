@@ -8,18 +8,19 @@ threads finish together. Progress is reported as bytes hashed so far.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
-import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from dsprep.errors import InputError
 from dsprep.findings import Finding
-from dsprep.weights.safety import ModelDir, PathEscape
+from dsprep.weights.safety import ModelDir, PathEscape, open_regular
 
 BLOCK_BYTES = 8 * 1024 * 1024
 _SHA256SUM_LINE = re.compile(r"^\\?([0-9a-fA-F]{64}) [ *](.+)$")
@@ -79,12 +80,10 @@ def sha256_file(path: Path, buffer: bytearray, progress: Callable[[int], None] |
     """SHA-256 of a regular file, read into ``buffer`` block by block."""
     digest = hashlib.sha256()
     view = memoryview(buffer)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb", buffering=0) as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{path} is not a regular file")
+    with open_regular(path, buffering=0) as handle:
+        raw = cast(io.RawIOBase, handle)
         while True:
-            count = handle.readinto(view)
+            count = raw.readinto(view)
             if not count:
                 break
             digest.update(view[:count])

@@ -14,14 +14,15 @@ millisecond); the safetensors library is the reference the tests compare it agai
 from __future__ import annotations
 
 import json
+import math
 import os
-import stat
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from dsprep.errors import InputError
+from dsprep.weights.safety import open_regular
 
 # The safetensors library refuses headers above 100 MB; so do we, before allocating.
 MAX_HEADER_BYTES = 100_000_000
@@ -52,7 +53,7 @@ DTYPE_BITS: dict[str, int] = {
 FP8_DTYPES = frozenset({"F8_E4M3", "F8_E5M2"})
 # One shared string object per dtype: json.loads makes a new one per tensor otherwise.
 _CANONICAL = {name: (name, bits) for name, bits in DTYPE_BITS.items()}
-_BY_SPAN = itemgetter(2, 3)
+_SPAN = itemgetter(2, 3)
 
 
 class TensorInfo(NamedTuple):
@@ -93,6 +94,11 @@ class ShardHeader:
     def truncated(self) -> bool:
         return self.missing_bytes > 0
 
+    @property
+    def extra_bytes(self) -> int:
+        """Bytes after the declared data region (the safetensors library refuses those)."""
+        return max(0, self.size_on_disk - self.declared_size)
+
     def dtypes(self) -> set[str]:
         return {info.dtype for info in self.tensors.values()}
 
@@ -124,14 +130,11 @@ def read_shard_header(path: Path) -> ShardHeader:
     """
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        handle = open_regular(path)
     except OSError as exc:
-        raise _fail(path, f"cannot open: {exc.strerror or exc}") from exc
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise _fail(path, "not a regular file")
-        size = st.st_size
+        raise _fail(path, exc.strerror or str(exc)) from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
         if size < 8:
             raise _fail(path, f"file is {size} bytes, too short for the 8-byte header length")
         header_len = int.from_bytes(handle.read(8), "little")
@@ -148,26 +151,54 @@ def read_shard_header(path: Path) -> ShardHeader:
         raise _fail(path, f"header is not valid JSON: {exc}") from exc
     if type(document) is not dict:
         raise _fail(path, f"header is a JSON {type(document).__name__}, not an object")
-    metadata, tensors, data_bytes = _validate(path, document)
+    metadata, tensors, data_bytes = _validate(path, raw, document)
     return ShardHeader(path, tensors, header_len, size, data_bytes, metadata)
 
 
 def _validate(
-    path: Path, document: dict[str, Any]
+    path: Path, raw: bytes, document: dict[str, Any]
 ) -> tuple[dict[str, str], dict[str, TensorInfo], int]:
+    """Validate every entry; a fast pass for clean headers, a strict one to explain failures.
+
+    The fast pass leans on C-level operations: ``math.prod`` rejects non-numeric shapes,
+    ``<<`` rejects non-integer offsets, and a byte scan of the raw header rules out
+    negative numbers and booleans (no ``-``, ``true``, ``false``) before it starts.
+    """
     metadata: dict[str, str] = {}
+    if "__metadata__" in document:
+        metadata = _metadata(path, document.pop("__metadata__"))
+    if b"-" in raw or b"true" in raw or b"false" in raw:
+        strict = _strict(path, document)
+        return metadata, strict, _tiling(path, strict)
     tensors: dict[str, TensorInfo] = {}
     canonical = _CANONICAL
+    prod = math.prod
+    new = tuple.__new__
+    cls = TensorInfo
+    try:
+        for name, entry in document.items():
+            start, end = entry["data_offsets"]
+            dtype, bits = canonical[entry["dtype"]]
+            shape = entry["shape"]
+            nbits = prod(shape) * bits
+            if nbits != (end - start) << 3 or type(nbits) is not int:
+                raise ValueError(name)
+            tensors[name] = new(cls, (dtype, tuple(shape), start, end))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        _strict(path, document)  # raises HeaderError naming the tensor
+        raise _fail(path, f"malformed tensor entry: {exc}") from exc
+    return metadata, tensors, _tiling(path, tensors)
+
+
+def _strict(path: Path, document: dict[str, Any]) -> dict[str, TensorInfo]:
+    tensors: dict[str, TensorInfo] = {}
     for name, entry in document.items():
-        if name == "__metadata__":
-            metadata = _metadata(path, entry)
-            continue
         if type(entry) is not dict:
             raise _fail(path, f"tensor {name!r}: entry is not an object")
         dtype = entry.get("dtype")
         shape = entry.get("shape")
         offsets = entry.get("data_offsets")
-        known = canonical.get(dtype) if type(dtype) is str else None
+        known = _CANONICAL.get(dtype) if type(dtype) is str else None
         if known is None:
             raise _fail(path, f"tensor {name!r}: unknown dtype {dtype!r}")
         if type(shape) is not list or type(offsets) is not list or len(offsets) != 2:
@@ -177,12 +208,9 @@ def _validate(
             raise _fail(
                 path, f"tensor {name!r}: data_offsets {offsets!r} are not 0 <= start <= end"
             )
-        count = 1
-        for dim in shape:
-            if type(dim) is not int or dim < 0:
-                raise _fail(path, f"tensor {name!r}: shape {shape!r} is not non-negative integers")
-            count *= dim
-        bits = count * known[1]
+        if not all(type(dim) is int and dim >= 0 for dim in shape):
+            raise _fail(path, f"tensor {name!r}: shape {shape!r} is not non-negative integers")
+        bits = math.prod(shape) * known[1]
         if bits % 8 or bits // 8 != end - start:
             raise _fail(
                 path,
@@ -190,7 +218,7 @@ def _validate(
                 f"but {known[0]} {shape!r} needs {bits / 8:g}",
             )
         tensors[name] = TensorInfo(known[0], tuple(shape), start, end)
-    return metadata, tensors, _check_tiling(path, tensors)
+    return tensors
 
 
 def _metadata(path: Path, entry: Any) -> dict[str, str]:
@@ -199,13 +227,23 @@ def _metadata(path: Path, entry: Any) -> dict[str, str]:
     return entry
 
 
-def _check_tiling(path: Path, tensors: dict[str, TensorInfo]) -> int:
-    """Offsets must tile ``[0, end)`` exactly (as the safetensors library demands)."""
+def _tiling(path: Path, tensors: Any) -> int:
+    """Offsets must tile ``[0, end)`` exactly, as the safetensors library demands.
+
+    Sorted by (start, end), every start must equal the previous end: checked as one
+    comparison of two tuples instead of a Python loop.
+    """
+    if not tensors:
+        return 0
+    spans = sorted(map(_SPAN, tensors.values()))
+    starts, ends = zip(*spans, strict=True)
+    if starts[0] == 0 and starts[1:] == ends[:-1]:
+        return int(ends[-1])
     expected = 0
-    for info in sorted(tensors.values(), key=_BY_SPAN):
-        if info.start != expected:
-            problem = "overlaps the previous tensor" if info.start < expected else "leaves a gap"
-            name = next(n for n, t in tensors.items() if t is info)
-            raise _fail(path, f"tensor {name!r}: data_offsets {[info.start, info.end]} {problem}")
-        expected = info.end
-    return expected
+    for start, end in spans:
+        if start != expected:
+            problem = "overlaps the previous tensor" if start < expected else "leaves a gap"
+            name = next(n for n, t in tensors.items() if _SPAN(t) == (start, end))
+            raise _fail(path, f"tensor {name!r}: data_offsets {[start, end]} {problem}")
+        expected = end
+    raise AssertionError("unreachable")  # pragma: no cover

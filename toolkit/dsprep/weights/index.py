@@ -9,7 +9,8 @@ a stray shard is loaded too.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,27 +90,52 @@ def consistency_findings(
     index: ShardIndex,
     index_shown: str,
     headers: Mapping[str, ShardHeader],
-    display: Mapping[str, str],
+    shown: Callable[[str], str],
 ) -> list[Finding]:
     """tensor-not-in-shard / tensor-not-in-index for every indexed shard that parsed.
 
     ``headers`` maps shard names to their parsed headers (missing or broken shards are
-    reported elsewhere), ``display`` maps a shard name to its shown path.
+    reported elsewhere), ``shown`` gives a shard's shown path. Fast path: every header
+    tensor maps to its own shard and the counts agree (C-level map/count, no Python loop).
     """
+    weight_map = index.weight_map
+    per_shard = Counter(weight_map.values())
+    lookup = weight_map.get
+    consistent = True
+    for shard in index.shards:
+        header = headers.get(shard)
+        if header is None:
+            continue
+        placed = list(map(lookup, header.tensors))
+        if placed.count(shard) != len(placed) or per_shard[shard] != len(placed):
+            consistent = False
+            break
+    if consistent:
+        return []
+    return _inconsistencies(index, index_shown, headers, shown)
+
+
+def _inconsistencies(
+    index: ShardIndex,
+    index_shown: str,
+    headers: Mapping[str, ShardHeader],
+    shown: Callable[[str], str],
+) -> list[Finding]:
     not_in_shard: list[Finding] = []
     not_in_index: list[Finding] = []
+    index_base = os.path.basename(index_shown)
     for shard, expected in index.names_by_shard().items():
         header = headers.get(shard)
         if header is None:
             continue
-        shown = display.get(shard, shard)
+        path = shown(shard)
+        base = os.path.basename(path)
         for name in sorted(expected.difference(header.tensors)):
             not_in_shard.append(
                 Finding(
                     "tensor-not-in-shard",
-                    shown,
-                    f"tensor {name!r} is missing from {os.path.basename(shown)}; "
-                    f"{os.path.basename(index_shown)} puts it there",
+                    path,
+                    f"tensor {name!r} is missing from {base}; {index_base} puts it there",
                     hint="download the shard again (or the index, if it is the wrong one)",
                 )
             )
@@ -117,9 +143,8 @@ def consistency_findings(
             not_in_index.append(
                 Finding(
                     "tensor-not-in-index",
-                    shown,
-                    f"tensor {name!r} in {os.path.basename(shown)} is not in "
-                    f"{os.path.basename(index_shown)}'s weight_map",
+                    path,
+                    f"tensor {name!r} in {base} is not in {index_base}'s weight_map",
                     hint="download the index again; it does not belong to these shards",
                 )
             )

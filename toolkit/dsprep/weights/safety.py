@@ -8,17 +8,33 @@ absolute path, a ``..`` component, a backslash or a symlink whose target leaves 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dsprep.errors import InputError
 from dsprep.findings import Finding
 
 # config.json, a description or an index larger than this is not one (a real index is ~10 MB).
 MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+def open_regular(path: Path | str, buffering: int = -1) -> BinaryIO:
+    """Open a regular file for reading; ``OSError("not a regular file")`` for anything else.
+
+    O_NONBLOCK keeps a FIFO from blocking the open; the type is checked on the descriptor.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return os.fdopen(fd, "rb", buffering=buffering)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class PathEscape(Exception):
@@ -101,11 +117,8 @@ class ModelDir:
         real = self.resolve(name)
         shown = self.display(name)
         try:
-            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-            with os.fdopen(fd, "rb") as handle:
+            with open_regular(real) as handle:
                 st = os.fstat(handle.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    raise self._json(code, shown, "is not a regular file")
                 if st.st_size > MAX_JSON_BYTES:
                     raise self._json(code, shown, f"is {st.st_size} bytes, too large for JSON")
                 raw = handle.read()

@@ -7,15 +7,18 @@ becomes a finding (``invalid-json``, ``bad-header``, ``path-escape``, ``missing-
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from dsprep.findings import Finding
 from dsprep.weights.description import description_names
-from dsprep.weights.headers import HeaderError, ShardHeader, read_shard_header
+from dsprep.weights.headers import HeaderError, ShardHeader, TensorInfo, read_shard_header
 from dsprep.weights.index import (
+    VLLM_INDEX,
     ShardIndex,
     choose_index,
+    consistency_findings,
     index_names,
     missing_shard_finding,
     multiple_index_finding,
@@ -41,6 +44,8 @@ class Scan:
     shard_names: list[str] = field(default_factory=list)
     headers: dict[str, ShardHeader] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    merged: dict[str, TensorInfo] | None = None  # all tensors by name, see analyse.all_tensors
+    weights: list[tuple[str, Any]] | None = None  # the description's .weight entries
 
     @property
     def has_description(self) -> bool:
@@ -72,12 +77,18 @@ def scan_model_dir(model: ModelDir) -> Scan:
         )
     valid, misnamed = description_names(scan.names)
     scan.valid_descriptions, scan.misnamed_descriptions = valid, misnamed
+    _scan_index(scan)
+    _scan_shards(scan)
+    if scan.index is not None:  # checked against the headers: free it before the description
+        index_shown = scan.shown(scan.index.name)
+        scan.findings.extend(
+            consistency_findings(scan.index, index_shown, scan.headers, scan.shown)
+        )
+        scan.index.weight_map = {}
     chosen = (valid or misnamed or [""])[0]
     if chosen:
         scan.description_name = chosen
         scan.description = scan.load_json(chosen)
-    _scan_index(scan)
-    _scan_shards(scan)
     return scan
 
 
@@ -97,7 +108,7 @@ def _scan_index(scan: Scan) -> None:
     if isinstance(parsed, Finding):
         scan.findings.append(parsed)
         return
-    if scan.has_description and parsed.says_fp8():
+    if scan.has_description and main == VLLM_INDEX and parsed.says_fp8():
         reason = " (it lists the FP8 original's *_scale_inv tensors)"
         scan.findings.append(stray_index_finding(main_shown, None, reason))
         return
@@ -107,10 +118,7 @@ def _scan_index(scan: Scan) -> None:
 def _scan_shards(scan: Scan) -> None:
     local = [n for n in scan.names if n.endswith(SHARD_SUFFIX)]
     indexed = scan.index.shards if scan.index is not None else []
-    counts: dict[str, int] = {}
-    if scan.index is not None:
-        for shard in scan.index.weight_map.values():
-            counts[shard] = counts.get(shard, 0) + 1
+    counts = Counter(scan.index.weight_map.values()) if scan.index is not None else Counter()
     index_shown = scan.shown(scan.index.name) if scan.index is not None else ""
     scan.shard_names = list(dict.fromkeys([*indexed, *local]))
     for name in scan.shard_names:

@@ -1,0 +1,138 @@
+"""The memory-fit plan: the seed fits with stated headroom; a failing plan names limits that
+do fit (and one step more that does not); shard headers give exact weight bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsprep.demo.checkpoint import TinySpec, write_w8a8_checkpoint
+from dsprep.launch.cluster import load_cluster
+from dsprep.launch.footprint import DEEPSEEK_V31, placement, weights_from_architecture
+from dsprep.launch.plan import GIB, memory_plan
+from tests.conftest import CliOutcome
+from tests.launch.conftest import example_document, write_cluster
+
+
+def plan_for(tmp_path: Path, document: dict[str, Any], model_dir: Path | None = None) -> Any:
+    loaded = load_cluster(write_cluster(tmp_path, document))
+    assert loaded.cluster is not None, loaded.findings
+    return memory_plan(loaded.cluster, model_dir), loaded.cluster
+
+
+def test_seed_fits_with_stated_numbers(tmp_path: Path) -> None:
+    plan, _ = plan_for(tmp_path, example_document())
+    # MLA: (512 + 64) values × 61 layers × 2 bytes (bf16)
+    assert plan.kv_bytes_per_token == 576 * 61 * 2 == 70272
+    assert plan.tokens_per_seq == 17536  # 17450 rounded up to 128-token blocks
+    assert plan.kv_bytes_per_npu == 8 * 17536 * 70272
+    assert plan.ep_size == 16
+    assert plan.budget_bytes == int(64 * GIB * 0.9)
+    assert plan.fits
+    assert 0 < plan.headroom_bytes < 8 * GIB
+    # routed experts of 58 MoE layers: 256 × 3 int8 matrices of 2048 × 7168 (+ scales)
+    assert plan.weights.routed_experts == 58 * 256 * 3 * (2048 * 7168 + 2048 * 12)
+    assert weights_from_architecture(DEEPSEEK_V31, False, "builtin").routed_experts > 600 * GIB
+
+
+@pytest.mark.parametrize("knob", ["max_num_seqs", "max_model_len"])
+def test_no_fit_names_the_largest_value_that_fits(tmp_path: Path, knob: str) -> None:
+    document = example_document()
+    document["limits"]["max_num_seqs"] = 32
+    plan, _ = plan_for(tmp_path, document)
+    assert not plan.fits
+    best = plan.max_num_seqs_fit if knob == "max_num_seqs" else plan.max_model_len_fit
+    assert best > 0
+    document["limits"][knob] = best
+    document["limits"]["max_num_batched_tokens"] = document["limits"]["max_model_len"]
+    assert plan_for(tmp_path, document)[0].fits
+    document["limits"][knob] = best + (1 if knob == "max_num_seqs" else 129)
+    assert not plan_for(tmp_path, document)[0].fits
+
+
+def test_weights_alone_too_big_says_add_nodes(tmp_path: Path) -> None:
+    document = example_document()
+    document["nodes"] = document["nodes"][:1]
+    document["parallel"]["dp"] = 1
+    plan, cluster = plan_for(tmp_path, document)
+    assert plan.max_model_len_fit == 0 and plan.max_num_seqs_fit == 0
+    from dsprep.launch.plan import plan_findings
+
+    (finding,) = plan_findings(plan, cluster)
+    assert finding.code == "memory-no-fit"
+    assert "add nodes" in finding.hint
+
+
+def header_bytes(folder: Path, *, mtp: bool, layers: int) -> dict[str, int]:
+    """Independent count with the safetensors library itself."""
+    from safetensors import safe_open
+
+    sizes = {"BF16": 2, "F16": 2, "F32": 4, "I8": 1, "I32": 4, "I64": 8}
+    totals = {"expert": 0, "sharded": 0, "replicated": 0}
+    for shard in sorted(folder.glob("*.safetensors")):
+        with safe_open(str(shard), framework="numpy") as handle:
+            for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+                if not mtp and f"layers.{layers}." in name:
+                    continue
+                piece = handle.get_slice(name)
+                count = 1
+                for dim in piece.get_shape():
+                    count *= dim
+                totals[placement(name)] += count * sizes[piece.get_dtype()]
+    return totals
+
+
+@pytest.mark.parametrize("mtp", [False, True])
+def test_model_dir_headers_give_exact_weight_bytes(tmp_path: Path, mtp: bool) -> None:
+    spec = TinySpec()
+    model = tmp_path / "model"
+    write_w8a8_checkpoint(model, spec)
+    document = example_document()
+    document["features"]["mtp"] = mtp
+    plan, _ = plan_for(tmp_path, document, model)
+    weights = plan.weights
+    assert weights.source == "headers" and weights.shards == spec.shards
+    expected = header_bytes(model, mtp=mtp, layers=spec.num_hidden_layers)
+    assert (weights.routed_experts, weights.sharded, weights.replicated) == (
+        expected["expert"],
+        expected["sharded"],
+        expected["replicated"],
+    )
+    assert plan.kv_layers == spec.num_hidden_layers + (1 if mtp else 0)
+    assert plan.kv_bytes_per_token == (16 + 8) * plan.kv_layers * 2
+    # the config-only estimate of the same shape lands close to the measured bytes
+    (model / "x").mkdir()
+    (model / "x" / "config.json").write_bytes((model / "config.json").read_bytes())
+    estimate, _ = plan_for(tmp_path, document, model / "x")
+    assert estimate.weights.source == "config"
+    measured = weights.routed_experts + weights.sharded + weights.replicated
+    estimated = sum(
+        (estimate.weights.routed_experts, estimate.weights.sharded, estimate.weights.replicated)
+    )
+    assert abs(estimated - measured) / measured < 0.15
+
+
+def test_plan_cli_text_and_json(tmp_path: Path, run_cli: Callable[..., CliOutcome]) -> None:
+    cluster = write_cluster(tmp_path, example_document())
+    outcome = run_cli("plan", str(cluster))
+    assert outcome.exit_code == 0
+    assert "Weights estimated from the built-in DeepSeek-V3.1 shape" in outcome.stdout
+    assert "FITS: " in outcome.stdout and "headroom per NPU" in outcome.stdout
+    assert outcome.stdout.rstrip().endswith("OK: plan found no problems")
+    outcome = run_cli("plan", str(cluster), "--format", "json")
+    memory = outcome.json()["data"]["memory"]
+    assert memory["fits"] is True
+    assert memory["kv_bytes_per_token"] == 70272
+
+
+def test_plan_cli_model_dir_without_config(
+    tmp_path: Path, run_cli: Callable[..., CliOutcome]
+) -> None:
+    cluster = write_cluster(tmp_path, example_document())
+    (tmp_path / "empty").mkdir()
+    outcome = run_cli("plan", str(cluster), "--model-dir", str(tmp_path / "empty"))
+    assert outcome.exit_code == 3
+    assert "config.json does not exist" in outcome.stderr

@@ -1,0 +1,172 @@
+"""Every broken variant of the tiny W8A8 checkpoint gets its exact finding code.
+
+Each case asserts the code, that the finding is an error (or the stated severity), that
+the finding's path and message name the file, and that the message names the tensor/key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dsprep.findings import Finding, Severity
+from dsprep.weights.check import check_model_dir
+from tests.weights import broken
+from tests.weights.broken import DESCRIPTION, shard
+
+
+def the_finding(folder: Path, code: str) -> Finding:
+    result = check_model_dir(folder)
+    matching = [f for f in result.findings if f.code == code]
+    assert matching, f"no {code} finding; got {result.codes()}"
+    assert not result.ok
+    return matching[0]
+
+
+# (break function, code, file the message names, text the message must contain)
+CASES: list[tuple[Callable[[Path], str], str, str | None, str | None]] = [
+    (broken.break_fp8_config, "fp8-weights", "config.json", "quant_method"),
+    (
+        broken.break_leftover_quantization_config,
+        "leftover-quantization-config",
+        "config.json",
+        None,
+    ),
+    (broken.break_fa_quant_type, "fa-quant-type", "config.json", None),
+    (broken.break_torch_dtype, "torch-dtype", "config.json", "'float16'"),
+    (broken.break_dtype_key, "torch-dtype", "config.json", "'float32'"),
+    (broken.break_misnamed_description, "misnamed-description", None, None),
+    (broken.break_duplicate_description, "duplicate-description", DESCRIPTION, None),
+    (broken.break_unknown_quant_type, "unknown-quant-type", DESCRIPTION, "'W8A16'"),
+    (broken.break_missing_entry, "missing-description-entry", DESCRIPTION, None),
+    (broken.break_gate_up, "gate-up-mismatch", DESCRIPTION, None),
+    (broken.break_mtp_not_covered, "mtp-not-covered", DESCRIPTION, "model.layers.3."),
+    (broken.break_stray_index, "stray-index", None, None),
+    (broken.break_stray_fp8_shard, "stray-fp8-shard", None, None),
+    (broken.break_stray_shard, "stray-shard", None, None),
+    (broken.break_missing_shard, "missing-shard", None, "puts"),
+    (broken.break_tensor_not_in_shard, "tensor-not-in-shard", shard(1), None),
+    (broken.break_truncated, "truncated-shard", None, "100 bytes missing"),
+    (broken.break_no_description, "unverified-quantization", DESCRIPTION, None),
+    (broken.break_lfs_pointer, "lfs-pointer", None, "git-lfs pointer"),
+]
+
+
+@pytest.mark.parametrize(
+    ("damage", "code", "file_named", "text"),
+    CASES,
+    ids=[case[1] + ":" + case[0].__name__.removeprefix("break_") for case in CASES],
+)
+def test_broken_variant_has_its_code(
+    w8a8_dir: Path,
+    damage: Callable[[Path], str],
+    code: str,
+    file_named: str | None,
+    text: str | None,
+) -> None:
+    named = damage(w8a8_dir)
+    finding = the_finding(w8a8_dir, code)
+    assert finding.severity is Severity.ERROR
+    file_named = file_named or named  # the break function returned the file itself
+    assert file_named in finding.message
+    assert finding.path.startswith(str(w8a8_dir))
+    if named != file_named:  # it returned a tensor or key: the message names it too
+        assert named in finding.message
+    if text is not None:
+        assert text in finding.message
+    assert finding.hint, "every finding says how to fix it"
+
+
+def test_tensor_not_in_index_names_shard_and_tensor(w8a8_dir: Path) -> None:
+    home = broken.shard_of(w8a8_dir, "lm_head.weight")
+    broken.break_tensor_not_in_index(w8a8_dir)
+    finding = the_finding(w8a8_dir, "tensor-not-in-index")
+    assert home in finding.message and "'lm_head.weight'" in finding.message
+    assert finding.path.endswith(home)
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (broken.break_scale_shape, "[out, 1]"),
+        (broken.break_weight_dtype, "is BF16"),
+        (broken.break_missing_offset, "is missing"),
+        (broken.break_deq_scale, "is I64"),
+    ],
+    ids=["scale-shape", "weight-dtype", "missing-offset", "deq-scale-dtype"],
+)
+def test_bad_quant_tensor(w8a8_dir: Path, damage: Callable[[Path], str], problem: str) -> None:
+    tensor = damage(w8a8_dir)
+    weight = tensor.rsplit(".", 1)[0] + ".weight"
+    finding = the_finding(w8a8_dir, "bad-quant-tensor")
+    assert f"'{tensor}'" in finding.message and problem in finding.message
+    assert broken.shard_of(w8a8_dir, weight) in finding.message
+
+
+def test_stray_index_with_fp8_scales_only_index(w8a8_dir: Path) -> None:
+    """The FP8 original's index as the only index beside a description is stray too."""
+    (w8a8_dir / broken.INDEX).unlink()
+    broken.break_stray_index(w8a8_dir)
+    finding = the_finding(w8a8_dir, "stray-index")
+    assert "model.safetensors.index.json" in finding.message
+    assert "scale_inv" in finding.message
+
+
+def test_fp8_checkpoint_is_rejected_from_its_tensors(fp8_dir: Path) -> None:
+    result = check_model_dir(fp8_dir)
+    assert result.codes().count("fp8-weights") == 1
+    finding = next(f for f in result.findings if f.code == "fp8-weights")
+    assert "F8_E4M3" in finding.message and ".safetensors" in finding.message
+    assert "unverified-quantization" not in result.codes()
+
+
+def test_fp8_tensors_without_fp8_config_are_still_fp8(fp8_dir: Path) -> None:
+    broken.edit_json(fp8_dir / "config.json", "quantization_config", broken._DELETE)
+    assert "fp8-weights" in check_model_dir(fp8_dir).codes()
+
+
+def test_clean_checkpoint_passes_with_summary(w8a8_dir: Path) -> None:
+    result = check_model_dir(w8a8_dir)
+    assert result.ok and result.findings == []
+    data = result.data
+    assert data["architecture"] == "DeepseekV3ForCausalLM"
+    assert data["quant_types"] == {"FLOAT": 32, "W8A8": 16, "W8A8_DYNAMIC": 48}
+    assert data["shards"] == 3 and data["mtp"] is True and data["mtp_layers"] == [3]
+    shard_bytes = sum(p.stat().st_size for p in w8a8_dir.glob("*.safetensors"))
+    assert data["total_bytes"] == shard_bytes
+
+
+def test_missing_config_and_invalid_json(w8a8_dir: Path) -> None:
+    (w8a8_dir / DESCRIPTION).write_text("{not json", encoding="utf-8")
+    (w8a8_dir / "config.json").unlink()
+    result = check_model_dir(w8a8_dir)
+    assert "missing-config" in result.codes()
+    invalid = next(f for f in result.findings if f.code == "invalid-json")
+    assert DESCRIPTION in invalid.message and "not valid JSON" in invalid.message
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "", "null", '"text"'])
+def test_config_that_is_not_an_object(w8a8_dir: Path, content: str) -> None:
+    (w8a8_dir / "config.json").write_text(content, encoding="utf-8")
+    finding = the_finding(w8a8_dir, "invalid-json")
+    assert "config.json" in finding.message
+
+
+def test_misnamed_description_beside_a_good_one_is_a_warning(w8a8_dir: Path) -> None:
+    extra = w8a8_dir / "quant_model_description_w8a8_dynamic.json"
+    extra.write_bytes((w8a8_dir / DESCRIPTION).read_bytes())
+    result = check_model_dir(w8a8_dir)
+    assert result.ok
+    warning = next(f for f in result.findings if f.code == "misnamed-description")
+    assert warning.severity is Severity.WARNING and extra.name in warning.message
+
+
+def test_many_missing_entries_are_capped(w8a8_dir: Path) -> None:
+    description = broken.read_json(w8a8_dir / DESCRIPTION)
+    kept = {k: v for k, v in description.items() if ".experts." not in k}
+    broken.write_json(w8a8_dir / DESCRIPTION, kept)
+    result = check_model_dir(w8a8_dir)
+    missing = [f for f in result.findings if f.code == "missing-description-entry"]
+    assert len(missing) == 21 and "more tensors" in missing[-1].message

@@ -1,0 +1,122 @@
+"""``dsprep check`` through Click: exit codes 0/1/3, one JSON document, text summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from dsprep.cli.check import check_summary, human_bytes
+from tests.conftest import CliOutcome
+from tests.weights import broken
+from tests.weights.test_hashes import write_good_manifest
+
+RunCli = Callable[..., CliOutcome]
+
+
+def test_clean_folder_text(run_cli: RunCli, w8a8_dir: Path) -> None:
+    outcome = run_cli("check", str(w8a8_dir))
+    assert outcome.exit_code == 0
+    assert "architecture: DeepseekV3ForCausalLM" in outcome.stdout
+    assert "quant types:  FLOAT ×32, W8A8 ×16, W8A8_DYNAMIC ×48" in outcome.stdout
+    assert "shards:       3 (291 tensors)" in outcome.stdout
+    assert "MTP:          yes (layer 3)" in outcome.stdout
+    assert outcome.stdout.rstrip().endswith("OK: check found no problems")
+    assert outcome.stderr == ""
+
+
+def test_clean_folder_json(run_cli: RunCli, w8a8_dir: Path) -> None:
+    outcome = run_cli("check", str(w8a8_dir), "--format", "json")
+    assert outcome.exit_code == 0
+    document = outcome.json()
+    assert document["status"] == "ok" and document["command"] == "check"
+    assert document["findings"] == []
+    assert document["data"]["shards"] == 3 and document["data"]["mtp"] is True
+
+
+def test_findings_exit_1_with_every_finding_in_json(run_cli: RunCli, w8a8_dir: Path) -> None:
+    broken.break_torch_dtype(w8a8_dir)
+    broken.break_missing_shard(w8a8_dir)
+    outcome = run_cli("check", str(w8a8_dir), "--format", "json")
+    assert outcome.exit_code == 1
+    document = outcome.json()
+    assert document["status"] == "fail"
+    codes = [f["code"] for f in document["findings"]]
+    assert "torch-dtype" in codes and "missing-shard" in codes
+    first = document["findings"][0]
+    assert set(first) == {"code", "severity", "path", "message", "hint"}
+
+
+def test_findings_in_text_name_the_file(run_cli: RunCli, w8a8_dir: Path) -> None:
+    broken.break_truncated(w8a8_dir)
+    outcome = run_cli("check", str(w8a8_dir))
+    assert outcome.exit_code == 1
+    line = next(x for x in outcome.stdout.splitlines() if "[truncated-shard]" in x)
+    assert line.startswith(str(w8a8_dir / broken.shard(2)))
+    assert "fix: the download was interrupted" in outcome.stdout
+    assert "FAIL: check found 1 problem" in outcome.stdout
+
+
+def test_missing_folder_is_exit_3(run_cli: RunCli, tmp_path: Path) -> None:
+    outcome = run_cli("check", str(tmp_path / "nope"))
+    assert outcome.exit_code == 3
+    assert outcome.stderr.startswith("Error: ") and "does not exist" in outcome.stderr
+    assert "Traceback" not in outcome.stderr + outcome.stdout
+    outcome = run_cli("check", str(tmp_path / "nope"), "--format", "json")
+    assert outcome.exit_code == 3
+    document = outcome.json()
+    assert document["status"] == "error" and document["findings"][0]["code"] == "bad-input"
+
+
+def test_file_instead_of_folder_is_exit_3(run_cli: RunCli, w8a8_dir: Path) -> None:
+    outcome = run_cli("check", str(w8a8_dir / "config.json"))
+    assert outcome.exit_code == 3 and "is not a folder" in outcome.stderr
+
+
+def test_verify_hashes_json_stays_one_document(run_cli: RunCli, w8a8_dir: Path) -> None:
+    write_good_manifest(w8a8_dir)
+    outcome = run_cli("check", str(w8a8_dir), "--verify-hashes", "--jobs", "2", "--format", "json")
+    assert outcome.exit_code == 0, outcome.stdout
+    document = json.loads(outcome.stdout)  # exactly one document, nothing else on stdout
+    assert document["data"]["hashes"]["verified"] == document["data"]["hashes"]["files"]
+    assert "hashing" not in outcome.stdout
+
+
+def test_verify_hashes_without_manifest_is_exit_3(run_cli: RunCli, w8a8_dir: Path) -> None:
+    outcome = run_cli("check", str(w8a8_dir), "--verify-hashes")
+    assert outcome.exit_code == 3
+    assert "Error:" in outcome.stderr and "manifest.json" in outcome.stderr
+
+
+def test_fix_through_the_cli(run_cli: RunCli, w8a8_dir: Path) -> None:
+    broken.break_leftover_quantization_config(w8a8_dir)
+    assert run_cli("check", str(w8a8_dir)).exit_code == 1
+    outcome = run_cli("check", str(w8a8_dir), "--fix")
+    assert outcome.exit_code == 0
+    assert "[fixed]" in outcome.stdout and "config.json.dsprep-orig" in outcome.stdout
+    assert run_cli("check", str(w8a8_dir)).exit_code == 0
+
+
+def test_help_has_an_example(run_cli: RunCli) -> None:
+    outcome = run_cli("check", "--help")
+    assert outcome.exit_code == 0
+    assert "Example: dsprep check" in outcome.stdout
+    for option in ("--verify-hashes", "--sha256-file", "--fix", "--format"):
+        assert option in outcome.stdout
+
+
+def test_summary_lines() -> None:
+    lines = check_summary(
+        {
+            "model_dir": "/m",
+            "architecture": "DeepseekV3ForCausalLM",
+            "quant_types": {"W8A8_DYNAMIC": 2},
+            "shards": 163,
+            "tensors": 9,
+            "total_bytes": 690 * 1024**3,
+            "mtp": False,
+        }
+    )
+    assert "total bytes:  690.0 GiB" in lines and "MTP:          no" in lines
+    assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
+    assert check_summary({}) == []

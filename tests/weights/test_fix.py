@@ -1,0 +1,124 @@
+"""``check --fix``: atomic, backed up, idempotent; a failed write leaves the original intact."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dsprep.atomic import BACKUP_SUFFIX
+from dsprep.errors import DiskError
+from dsprep.findings import Severity
+from dsprep.weights.check import CheckOptions, check_model_dir
+from tests.conftest import CliOutcome
+from tests.weights import broken
+from tests.weights.broken import DESCRIPTION
+
+FIX = CheckOptions(fix=True)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_fix_removes_leftover_and_sets_dtype_with_backup(w8a8_dir: Path) -> None:
+    broken.break_leftover_quantization_config(w8a8_dir)
+    broken.break_torch_dtype(w8a8_dir)
+    original = (w8a8_dir / "config.json").read_bytes()
+    result = check_model_dir(w8a8_dir, FIX)
+    assert result.ok, result.codes()
+    fixed = [f for f in result.findings if f.code == "fixed"]
+    assert len(fixed) == 2 and all(f.severity is Severity.INFO for f in fixed)
+    assert any("quantization_config" in f.message for f in fixed)
+    assert any("'torch_dtype'" in f.message and "bfloat16" in f.message for f in fixed)
+    config = json.loads((w8a8_dir / "config.json").read_text())
+    assert "quantization_config" not in config and config["torch_dtype"] == "bfloat16"
+    assert (w8a8_dir / ("config.json" + BACKUP_SUFFIX)).read_bytes() == original
+    assert result.data["fixed"] == [f.message for f in fixed]
+
+
+def test_fix_is_idempotent(w8a8_dir: Path) -> None:
+    broken.break_leftover_quantization_config(w8a8_dir)
+    broken.break_misnamed_description(w8a8_dir)
+    first = check_model_dir(w8a8_dir, FIX)
+    assert first.ok and first.codes().count("fixed") == 2
+    before = snapshot(w8a8_dir)
+    second = check_model_dir(w8a8_dir, FIX)
+    assert second.ok and "fixed" not in second.codes()
+    assert snapshot(w8a8_dir) == before  # byte-identical, mtimes unchanged
+
+
+def test_fix_renames_a_lone_misnamed_description(w8a8_dir: Path) -> None:
+    misnamed = broken.break_misnamed_description(w8a8_dir)
+    content = (w8a8_dir / misnamed).read_bytes()
+    result = check_model_dir(w8a8_dir, FIX)
+    assert result.ok, result.codes()
+    assert (w8a8_dir / DESCRIPTION).read_bytes() == content
+    assert not (w8a8_dir / misnamed).exists()
+    assert (w8a8_dir / (misnamed + BACKUP_SUFFIX)).read_bytes() == content
+    assert "misnamed-description" not in result.codes()
+
+
+def test_fix_adds_torch_dtype_when_missing_and_fixes_dtype_key(w8a8_dir: Path) -> None:
+    broken.break_dtype_key(w8a8_dir)
+    result = check_model_dir(w8a8_dir, FIX)
+    config = json.loads((w8a8_dir / "config.json").read_text())
+    assert config["dtype"] == "bfloat16" and "torch_dtype" not in config
+    assert result.ok
+
+
+def test_fix_leaves_what_is_not_safe(w8a8_dir: Path) -> None:
+    broken.break_fa_quant_type(w8a8_dir)
+    broken.break_duplicate_description(w8a8_dir)
+    before = snapshot(w8a8_dir)
+    result = check_model_dir(w8a8_dir, FIX)
+    assert {"fa-quant-type", "duplicate-description"} <= set(result.codes())
+    assert "fixed" not in result.codes()
+    assert snapshot(w8a8_dir) == before
+
+
+def test_fix_does_not_touch_an_fp8_checkpoint(fp8_dir: Path) -> None:
+    before = snapshot(fp8_dir)
+    result = check_model_dir(fp8_dir, FIX)
+    assert "fp8-weights" in result.codes() and "fixed" not in result.codes()
+    assert snapshot(fp8_dir) == before
+
+
+def test_failing_replace_leaves_the_original_byte_identical(
+    w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken.break_leftover_quantization_config(w8a8_dir)
+    config = w8a8_dir / "config.json"
+    original = config.read_bytes()
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(DiskError, match=r"config\.json"):
+        check_model_dir(w8a8_dir, FIX)
+    monkeypatch.undo()
+    assert config.read_bytes() == original
+    leftovers = [p.name for p in w8a8_dir.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_cli_fix_failure_is_exit_3(
+    w8a8_dir: Path, run_cli: Callable[..., CliOutcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken.break_torch_dtype(w8a8_dir)
+    original = (w8a8_dir / "config.json").read_bytes()
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    outcome = run_cli("check", str(w8a8_dir), "--fix", "--format", "json")
+    monkeypatch.undo()
+    assert outcome.exit_code == 3
+    document = outcome.json()
+    assert document["status"] == "error" and "config.json" in document["findings"][0]["message"]
+    assert (w8a8_dir / "config.json").read_bytes() == original

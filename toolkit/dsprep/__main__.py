@@ -1,0 +1,8 @@
+"""``python -m dsprep`` runs the CLI."""
+
+from __future__ import annotations
+
+from dsprep.cli.main import main
+
+if __name__ == "__main__":
+    main(prog_name="dsprep")
