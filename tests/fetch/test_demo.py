@@ -22,7 +22,17 @@ def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> No
     document = outcome.json()
     assert document["status"] == "ok"
     steps = {step["name"]: step for step in document["data"]["steps"]}
-    assert list(steps) == ["build-samples", "start-hub", "fetch-w8a8", "refuse-fp8", "check"]
+    assert list(steps) == [
+        "build-samples",
+        "start-hub",
+        "fetch-w8a8",
+        "refuse-fp8",
+        "check",
+        "template-check",
+        "template-rewrite",
+        "render-self-test",
+        "emit-launch",
+    ]
     assert all(step["status"] == "ok" for step in steps.values())
     assert steps["start-hub"]["data"]["endpoint"].startswith("http://127.0.0.1:")
     fp8 = steps["refuse-fp8"]["data"]
@@ -33,6 +43,14 @@ def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> No
     model_dir = Path(document["data"]["model_dir"])
     assert model_dir.is_relative_to(folder)
     assert validation_errors(json.loads(manifest_path(model_dir).read_text())) == []
+    assert "ascii-bar-token" in steps["template-check"]["data"]["codes"]
+    assert steps["render-self-test"]["summary"].count("parsed back") == 1
+    tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    assert "dsprep-chat-template: deepseek-v3.1" in tokenizer_config["chat_template"]
+    assert "thinking=on; tools=on" in tokenizer_config["chat_template"]
+    launch = Path(steps["emit-launch"]["data"]["out"])
+    assert sorted(p.name for p in launch.iterdir() if p.is_dir()) == ["node0", "node1"]
+    assert (launch / "node1" / "serve.sh").read_text().count("--headless") == 1
     # the client's cache and credentials stayed inside DIR, not in HOME
     assert (folder / "client").is_dir()
     assert not (tmp_path / "home" / ".cache").exists()
@@ -44,14 +62,16 @@ def test_demo_text_output_says_where_the_files_are(run_cli: Run, tmp_path: Path)
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     lines = outcome.stdout.splitlines()
     assert lines[0] == f"dsprep demo in {folder.resolve()}"
-    assert any(line.startswith("[4/5] refuse-fp8: ok") for line in lines)
+    assert any(line.startswith("[4/9] refuse-fp8: ok") for line in lines)
     assert f"W8A8 model: {folder.resolve() / 'models'}" in outcome.stdout
     assert lines[-1] == "OK: demo found no problems"
-    # a second run in the same folder reuses everything and still passes
+    assert f"launch scripts: {folder.resolve() / 'launch'}" in outcome.stdout
+    # a second run in the same folder reuses the shards and still passes; only the file the
+    # template step rewrote differs from the hub's listing, so only it is fetched again
     again = run_cli("demo", str(folder), "--format", "json")
     assert again.exit_code == 0
     fetched = next(s for s in again.json()["data"]["steps"] if s["name"] == "fetch-w8a8")
-    assert fetched["data"]["requested"] == []
+    assert fetched["data"]["requested"] == ["tokenizer_config.json"]
 
 
 def test_demo_without_dir_uses_a_new_temporary_folder(

@@ -24,6 +24,9 @@ def demo_summary(data: dict[str, Any]) -> list[str]:
         )
     if "model_dir" in data:
         lines.append(f"W8A8 model: {data['model_dir']}")
+    if data.get("launch_dir"):
+        lines.append(f"launch scripts: {data['launch_dir']} (start with PLAN.md)")
+    if data.get("model_dir"):
         lines.append(f"next: dsprep check --verify-hashes {data['model_dir']}")
     return lines
 

@@ -60,10 +60,20 @@ def _model_dir(ctx: DemoContext, repo: str) -> Path:
     return ctx.path("models", repo.split("/")[1])
 
 
+def seed_transcribed_template() -> str:
+    """A non-thinking, tool-less template as the manual prints it: ASCII ``|`` for ``｜``."""
+    from dsprep.template.build import build_template
+    from dsprep.template.tokens import BAR
+
+    return build_template(thinking=False, tools=False).replace(BAR, "|")
+
+
 def build_samples(ctx: DemoContext) -> StepOutcome:
     from dsprep.demo.checkpoint import write_fp8_checkpoint, write_w8a8_checkpoint
+    from dsprep.demo.tokenizer import write_tokenizer_files
 
     w8a8 = write_w8a8_checkpoint(_repo_dir(ctx, W8A8_REPO))
+    w8a8 += write_tokenizer_files(_repo_dir(ctx, W8A8_REPO), seed_transcribed_template())
     fp8 = write_fp8_checkpoint(_repo_dir(ctx, FP8_REPO))
     size = sum(p.stat().st_size for p in w8a8)
     return StepOutcome(
@@ -153,12 +163,76 @@ def check_w8a8(ctx: DemoContext) -> StepOutcome:
     return StepOutcome(result.ok, summary, {"codes": result.codes()}, result.errors)
 
 
+def lint_template(ctx: DemoContext) -> StepOutcome:
+    """The sample's template was copied from the manual with ASCII bars: --check must say so."""
+    from dsprep.template.lint import check_template
+
+    model_dir: Path = ctx.state["model_dir"]
+    result = check_template(model_dir)
+    bars = [f for f in result.findings if f.code == "ascii-bar-token"]
+    example = f" (first: {bars[0].message})" if bars else ""
+    summary = (
+        f"dsprep template --check {model_dir.name}: {len(bars)} ASCII-bar look-alike "
+        f"token(s) caught before serving{example}"
+    )
+    return StepOutcome(bool(bars), summary, {"codes": result.codes()})
+
+
+def rewrite_template(ctx: DemoContext) -> StepOutcome:
+    from dsprep.template.lint import check_template
+    from dsprep.template.rewrite import RewriteOptions, rewrite
+
+    model_dir: Path = ctx.state["model_dir"]
+    result = rewrite(model_dir, RewriteOptions(thinking=True, tools=True))
+    lint = check_template(model_dir)
+    ok = result.ok and lint.ok
+    summary = (
+        f"dsprep template {model_dir.name} --thinking on --tools: {result.status}; "
+        f"--check afterwards: {lint.status}"
+    )
+    return StepOutcome(ok, summary, {"codes": result.codes()}, result.errors + lint.errors)
+
+
+def self_test_template(ctx: DemoContext) -> StepOutcome:
+    from dsprep.template.prompt import self_test_model
+
+    model_dir: Path = ctx.state["model_dir"]
+    result = self_test_model(model_dir)
+    data = result.data
+    summary = (
+        f"dsprep render {model_dir.name} --self-test: {result.status} "
+        f"({data.get('cases', 0)} cases, {data.get('renders', 0)} renders, "
+        f"{data.get('tool_calls_checked', 0)} tool calls parsed back)"
+    )
+    return StepOutcome(result.ok, summary, {"codes": result.codes()}, result.errors)
+
+
+def emit_launch_scripts(ctx: DemoContext) -> StepOutcome:
+    from dsprep.launch.emit import emit_launch, write_example
+
+    cluster = ctx.path("cluster.yaml")
+    write_example(cluster)
+    out = ctx.path("launch")
+    result = emit_launch(cluster, out)
+    written = result.data.get("written", [])
+    summary = (
+        f"dsprep emit-launch --init {cluster.name} && dsprep emit-launch {cluster.name} "
+        f"--out {out}: {result.status}, {len(written)} files (the manual's two-node example)"
+    )
+    ctx.state["launch_dir"] = out
+    return StepOutcome(result.ok, summary, {"out": str(out)}, result.errors)
+
+
 DEFAULT_STEPS: list[Step] = [
     Step("build-samples", build_samples),
     Step("start-hub", start_hub),
     Step("fetch-w8a8", fetch_w8a8),
     Step("refuse-fp8", refuse_fp8),
     Step("check", check_w8a8),
+    Step("template-check", lint_template),
+    Step("template-rewrite", rewrite_template),
+    Step("render-self-test", self_test_template),
+    Step("emit-launch", emit_launch_scripts),
 ]
 
 
@@ -206,4 +280,6 @@ def run_demo(folder: Path | None = None, steps: Sequence[Step] = DEFAULT_STEPS) 
                     )
     if "model_dir" in ctx.state:
         result.data["model_dir"] = str(ctx.state["model_dir"])
+    if "launch_dir" in ctx.state:
+        result.data["launch_dir"] = str(ctx.state["launch_dir"])
     return result

@@ -8,10 +8,9 @@ from typing import Any
 from dsprep.findings import Finding
 from dsprep.weights import config as cfg
 from dsprep.weights.description import (
-    coverage_findings,
+    description_checks,
     name_findings,
     type_counts,
-    type_findings,
     weight_entries,
 )
 from dsprep.weights.headers import FP8_DTYPES, TensorInfo
@@ -141,6 +140,9 @@ def _shard_findings(scan: Scan, stray_fp8: list[str]) -> list[Finding]:
 
 
 def _duplicate_findings(scan: Scan) -> list[Finding]:
+    """A tensor in two shards (with an index, tensor-not-in-index already says which)."""
+    if scan.index is not None or len(scan.headers) < 2:
+        return []
     total = sum(len(h.tensors) for h in scan.headers.values())
     if len(all_tensors(scan)) == total:
         return []
@@ -177,13 +179,12 @@ def _description_findings(scan: Scan) -> list[Finding]:
     description = scan.description
     shown = scan.shown(scan.description_name)
     config = scan.config or {}
-    tensors = all_tensors(scan)
+    groups = [header.tensors for header in scan.headers.values()]
     weights = weight_entries(description)
     scan.weights = weights
-    findings = type_findings(description, shown)
-    findings += coverage_findings(
+    findings = description_checks(
         description,
-        tensors,
+        groups,
         shown,
         weights=weights,
         num_hidden_layers=cfg.int_key(config, "num_hidden_layers", 1 << 30),
@@ -196,8 +197,8 @@ def _description_findings(scan: Scan) -> list[Finding]:
                 return scan.shown(name)
         return shown
 
-    dtype = cfg.model_dtypes(config).get("torch_dtype", "bfloat16")
-    findings += quant_tensor_findings(weights, tensors, shard_of, model_dtype=str(dtype))
+    # Judged as the bfloat16 model vllm-ascend needs (a torch_dtype finding covers the rest).
+    findings += quant_tensor_findings(description, weights, groups, shard_of)
     return findings
 
 
@@ -205,13 +206,13 @@ def summary(scan: Scan) -> dict[str, Any]:
     config = scan.config or {}
     layers = cfg.int_key(config, "num_hidden_layers", 1 << 30)
     nextn = cfg.int_key(config, "num_nextn_predict_layers")
-    tensors = all_tensors(scan)
+    groups = [header.tensors for header in scan.headers.values()]
     markers = ("input_layernorm.weight", "eh_proj.weight", "enorm.weight", "embed_tokens.weight")
     mtp_layers = [
         i
         for i in range(layers, layers + max(nextn, 1))
         if layers < 1 << 30
-        if any(f"model.layers.{i}.{marker}" in tensors for marker in markers)
+        if any(f"model.layers.{i}.{marker}" in group for marker in markers for group in groups)
     ]
     return {
         "model_dir": str(scan.model.path),

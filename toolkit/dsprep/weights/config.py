@@ -10,6 +10,7 @@ than bfloat16 gives the wrong parameter dtypes (``deq_scale`` must then be I64).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from dsprep.findings import Finding, Severity
@@ -49,7 +50,7 @@ def leftover_quantization_config(config: dict[str, Any], *, has_description: boo
     return has_description and "quantization_config" in config and not has_fa_quant_type(config)
 
 
-def int_key(config: dict[str, Any], key: str, default: int = 0) -> int:
+def int_key(config: Mapping[str, Any], key: str, default: int = 0) -> int:
     value = config.get(key, default)
     return value if type(value) is int and value >= 0 else default
 
@@ -107,7 +108,7 @@ def config_findings(config: dict[str, Any], shown: str, *, has_description: bool
             Finding(
                 "unexpected-architecture",
                 shown,
-                f"{name}: key 'architectures' is {arch!r}, not {EXPECTED_ARCHITECTURE!r}",
+                f"key 'architectures' in {name} is {arch!r}, not {EXPECTED_ARCHITECTURE!r}",
                 hint="check that this is a DeepSeek-V3/V3.1 checkpoint",
                 severity=Severity.WARNING,
             )
@@ -133,7 +134,7 @@ def _dtype_findings(config: dict[str, Any], shown: str) -> list[Finding]:
         Finding(
             "torch-dtype",
             shown,
-            f"{name}: key {key!r} is {value!r}, not 'bfloat16'; the W8A8 scales then get "
+            f"key {key!r} in {name} is {value!r}, not 'bfloat16'; the W8A8 scales then get "
             "the wrong dtype at load",
             hint=f'set "{key}": "bfloat16" (dsprep check --fix does it)',
         )

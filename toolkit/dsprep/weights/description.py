@@ -117,7 +117,7 @@ def type_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
             Finding(
                 "unknown-quant-type",
                 shown,
-                f"{os.path.basename(shown)}: key {key!r} has type {value!r}, which vllm-ascend "
+                f"key {key!r} in {os.path.basename(shown)} has type {value!r}, which vllm-ascend "
                 "does not know "
                 f"(known: {', '.join(sorted(KNOWN_QUANT_TYPES))})",
                 hint="re-export the weights with msmodelslim for vllm-ascend",
@@ -153,20 +153,25 @@ def layer_index(name: str) -> int:
 
 def coverage_findings(
     description: Mapping[str, Any],
-    tensor_names: Iterable[str],
+    shard_tensors: Iterable[Mapping[str, Any]],
     shown: str,
     *,
     weights: Sequence[tuple[str, Any]] | None = None,
     num_hidden_layers: int,
     num_nextn_predict_layers: int,
 ) -> list[Finding]:
-    """missing-description-entry, mtp-not-covered, gate-up-mismatch."""
-    names = tensor_names if isinstance(tensor_names, Mapping) else dict.fromkeys(tensor_names)
+    """missing-description-entry, mtp-not-covered, gate-up-mismatch.
+
+    ``shard_tensors`` holds each shard's tensors by name; the usual case (every tensor has
+    an entry) is one C-level subset test per shard.
+    """
+    groups = list(shard_tensors)
     weights = weight_entries(description) if weights is None else weights
-    if names.keys() <= description.keys():  # the usual case: everything has an entry
-        missing: list[str] = []
-    else:
-        missing = sorted(n for n in names.keys() - description.keys() if needs_entry(n))
+    keys = description.keys()
+    missing: list[str] = []
+    if not all(group.keys() <= keys for group in groups):
+        absent = {n for group in groups for n in group.keys() - keys}
+        missing = sorted(n for n in absent if needs_entry(n))
     regular = [n for n in missing if layer_index(n) < num_hidden_layers]
     mtp = [n for n in missing if layer_index(n) >= num_hidden_layers]
     findings = [
@@ -202,51 +207,93 @@ def weight_entries(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in description.items() if k.endswith(".weight")]
 
 
+def description_checks(
+    description: Mapping[str, Any],
+    shard_tensors: Iterable[Mapping[str, Any]],
+    shown: str,
+    *,
+    weights: Sequence[tuple[str, Any]] | None = None,
+    num_hidden_layers: int,
+    num_nextn_predict_layers: int,
+) -> list[Finding]:
+    """Everything about the description that needs only tensor names: types, coverage, pairs."""
+    return type_findings(description, shown) + coverage_findings(
+        description,
+        shard_tensors,
+        shown,
+        weights=weights,
+        num_hidden_layers=num_hidden_layers,
+        num_nextn_predict_layers=num_nextn_predict_layers,
+    )
+
+
 def _pair_findings(
     description: Mapping[str, Any], weights: Sequence[tuple[str, Any]], shown: str
 ) -> list[Finding]:
+    """gate/up types agree, and every expert of a layer has expert 0's type.
+
+    Compared as whole lists (C-level); only a layer with a disagreement is walked.
+    """
+    gates = [(k[:-17], v) for k, v in weights if k.endswith(".gate_proj.weight")]
+    prefixes = [p for p, _ in gates]
+    types = [v for _, v in gates]
+    ups = list(map(description.get, [p + ".up_proj.weight" for p in prefixes]))
+    firsts = list(map(description.get, [_expert0(p) + ".gate_proj.weight" for p in prefixes]))
+    if ups == types and firsts == types:
+        return _down_findings(description, prefixes, shown)
+    base = os.path.basename(shown)
     findings: list[Finding] = []
-    for key, gate_type in weights:
-        if not key.endswith(".gate_proj.weight"):
-            continue
-        prefix = key[: -len(".gate_proj.weight")]
-        up_type = description.get(prefix + ".up_proj.weight")
+    for prefix, gate_type, up_type, first_type in zip(prefixes, types, ups, firsts, strict=True):
         if up_type is not None and up_type != gate_type:
             findings.append(
                 Finding(
                     "gate-up-mismatch",
                     shown,
-                    f"{os.path.basename(shown)}: {prefix}.gate_proj.weight is {gate_type!r} but "
+                    f"in {base}, {prefix}.gate_proj.weight is {gate_type!r} but "
                     f"{prefix}.up_proj.weight is {up_type!r}; vllm-ascend fuses them and "
                     "requires one type",
                     hint="give gate_proj and up_proj the same type (re-export with msmodelslim)",
                 )
             )
-        down_type = description.get(prefix + ".down_proj.weight")
-        if prefix.endswith(".experts.0") and down_type is not None and down_type != gate_type:
+        if first_type is not None and first_type != gate_type:
             findings.append(
                 Finding(
                     "gate-up-mismatch",
                     shown,
-                    f"{os.path.basename(shown)}: {prefix}.gate_proj.weight is {gate_type!r} but "
-                    f"{prefix}.down_proj.weight is {down_type!r}; vllm-ascend requires expert "
-                    "0's gate/up/down to share one type",
+                    f"in {base}, {prefix}.gate_proj.weight is {gate_type!r} but "
+                    f"{_expert0(prefix)}.gate_proj.weight is {first_type!r}; the fused MoE "
+                    "layer uses expert 0's type for every expert",
+                    hint="give all experts of a layer the same type",
+                )
+            )
+    findings += _down_findings(description, prefixes, shown)
+    return capped(findings, "gate-up-mismatch", "pairs")
+
+
+def _expert0(prefix: str) -> str:
+    """``….mlp.experts.7`` → ``….mlp.experts.0``; any other prefix maps to itself."""
+    marker = prefix.rfind(".experts.")
+    return prefix if marker < 0 else prefix[: marker + 9] + "0"
+
+
+def _down_findings(
+    description: Mapping[str, Any], prefixes: Sequence[str], shown: str
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for prefix in prefixes:
+        if not prefix.endswith(".experts.0"):
+            continue
+        gate_type = description.get(prefix + ".gate_proj.weight")
+        down_type = description.get(prefix + ".down_proj.weight")
+        if down_type is not None and down_type != gate_type:
+            findings.append(
+                Finding(
+                    "gate-up-mismatch",
+                    shown,
+                    f"in {os.path.basename(shown)}, {prefix}.gate_proj.weight is {gate_type!r} "
+                    f"but {prefix}.down_proj.weight is {down_type!r}; vllm-ascend requires "
+                    "expert 0's gate/up/down to share one type",
                     hint="give gate_proj, up_proj and down_proj the same type",
                 )
             )
-        marker = ".mlp.experts."
-        if marker in prefix and not prefix.endswith(".experts.0"):
-            first = prefix[: prefix.index(marker) + len(marker)] + "0.gate_proj.weight"
-            first_type = description.get(first)
-            if first_type is not None and first_type != gate_type:
-                findings.append(
-                    Finding(
-                        "gate-up-mismatch",
-                        shown,
-                        f"{os.path.basename(shown)}: {key} is {gate_type!r} but {first} is "
-                        f"{first_type!r}; the "
-                        "fused MoE layer uses expert 0's type for every expert",
-                        hint="give all experts of a layer the same type",
-                    )
-                )
-    return capped(findings, "gate-up-mismatch", "pairs")
+    return findings

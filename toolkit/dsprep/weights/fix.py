@@ -62,8 +62,7 @@ def _rename_description(scan: Scan, name: str) -> Finding:
         ) from exc
     return _fixed(
         model.display(DESCRIPTION_NAME),
-        f"renamed {model.display(name)} to {model.display(DESCRIPTION_NAME)} "
-        f"(original kept as {model.display(name + BACKUP_SUFFIX)})",
+        f"renamed {name} to {DESCRIPTION_NAME} (original kept as {name}{BACKUP_SUFFIX})",
     )
 
 
@@ -75,12 +74,14 @@ def fixed_config(
     changes: list[str] = []
     if cfg.leftover_quantization_config(config, has_description=has_description):
         del new["quantization_config"]
-        changes.append("deleted the leftover 'quantization_config'")
+        changes.append("deleted the leftover 'quantization_config' from config.json")
     if cfg.needs_dtype_fix(config):
         keys = list(cfg.model_dtypes(config)) or ["torch_dtype"]
         for key in keys:
             new[key] = "bfloat16"
-        changes.append(" and ".join(f"set {key!r} to 'bfloat16'" for key in keys))
+        changes.append(
+            " and ".join(f"set {key!r} to 'bfloat16'" for key in keys) + " in config.json"
+        )
     return new, changes
 
 
@@ -92,5 +93,5 @@ def _fix_config(scan: Scan, config: dict[str, Any]) -> list[Finding]:
     text = json.dumps(new, ensure_ascii=False, indent=2) + "\n"
     backup = atomic_write_text(path, text)
     shown = scan.shown("config.json")
-    kept = f" (original kept as {shown}{BACKUP_SUFFIX})" if backup is not None else ""
-    return [_fixed(shown, f"{shown}: {change}{kept}") for change in changes]
+    kept = f" (original kept as config.json{BACKUP_SUFFIX})" if backup is not None else ""
+    return [_fixed(shown, f"{change}{kept}") for change in changes]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import threading
@@ -22,7 +23,7 @@ from dsprep.errors import InputError
 from dsprep.findings import Finding
 from dsprep.weights.safety import ModelDir, PathEscape, open_regular
 
-BLOCK_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024  # small enough that the copy is still in cache when hashed
 _SHA256SUM_LINE = re.compile(r"^\\?([0-9a-fA-F]{64}) [ *](.+)$")
 
 
@@ -35,12 +36,54 @@ class HashTarget:
     size: int | None = None
 
 
-def manifest_targets(model: ModelDir) -> list[HashTarget]:
-    """The files of ``.dsprep/manifest.json`` (InputError naming it when absent or invalid)."""
-    from dsprep.weights.manifest import load_manifest, manifest_path
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_MANIFEST_KEYS = {"format", "repo", "revision", "endpoint", "files"}
 
-    manifest = load_manifest(manifest_path(model.path))
-    return [HashTarget(f.path, f.sha256, f.size) for f in manifest.files]
+
+def manifest_targets(model: ModelDir) -> list[HashTarget]:
+    """The files of ``.dsprep/manifest.json`` (InputError naming it when absent or invalid).
+
+    A well-formed manifest is checked structurally here; anything unusual goes to the
+    schema validator of :func:`dsprep.weights.manifest.load_manifest` for the exact error.
+    (Importing jsonschema with its format checkers costs ~2 s, longer than hashing 2 GB.)
+    """
+    from dsprep.weights.manifest import MANIFEST_FORMAT, load_manifest, manifest_path
+
+    path = manifest_path(model.path)
+    try:
+        document = json.loads(path.read_bytes())
+        targets = [
+            HashTarget(f["path"], f["sha256"], f["size"])
+            for f in document["files"]
+            if set(f) == {"path", "size", "sha256"}
+        ]
+        well_formed = (
+            document["format"] == MANIFEST_FORMAT
+            and _MANIFEST_KEYS <= set(document) <= _MANIFEST_KEYS | {"tool"}
+            and len(targets) == len(document["files"])
+            and all(_plain_entry(t) for t in targets)
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        well_formed = False
+    if not well_formed:
+        manifest = load_manifest(path)  # raises InputError with the schema's message
+        return [HashTarget(f.path, f.sha256, f.size) for f in manifest.files]
+    return targets
+
+
+def _plain_entry(target: HashTarget) -> bool:
+    name = target.name
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and not name.startswith("/")
+        and "\\" not in name
+        and ".." not in name.split("/")
+        and type(target.size) is int
+        and target.size >= 0
+        and isinstance(target.sha256, str)
+        and _HEX64.match(target.sha256) is not None
+    )
 
 
 def sha256sum_targets(path: Path) -> list[HashTarget]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dsprep.findings import Finding, Severity
 from dsprep.weights.description import capped
-from dsprep.weights.headers import ShardHeader
 
 INDEX_SUFFIX = ".safetensors.index.json"
 VLLM_INDEX = "model.safetensors.index.json"
@@ -29,6 +28,7 @@ class ShardIndex:
     name: str
     weight_map: dict[str, str]
     shards: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # tensors per shard
 
     @classmethod
     def parse(cls, name: str, document: Mapping[str, Any], shown: str) -> ShardIndex | Finding:
@@ -39,12 +39,12 @@ class ShardIndex:
             return Finding(
                 "invalid-index",
                 shown,
-                f"{os.path.basename(shown)}: key 'weight_map' is missing or not an object of "
+                f"key 'weight_map' in {os.path.basename(shown)} is missing or not an object of "
                 "tensor → shard names",
                 hint="download the index again",
             )
-        shards = list(dict.fromkeys(weight_map.values()))
-        return cls(name, weight_map, shards)
+        counts = Counter(weight_map.values())
+        return cls(name, weight_map, list(counts), dict(counts))
 
     def says_fp8(self) -> bool:
         """FP8 block-scaled checkpoints carry ``*.weight_scale_inv`` tensors."""
@@ -89,25 +89,23 @@ def stray_index_finding(shown: str, main_shown: str | None, reason: str = "") ->
 def consistency_findings(
     index: ShardIndex,
     index_shown: str,
-    headers: Mapping[str, ShardHeader],
+    headers: Mapping[str, Collection[str]],
     shown: Callable[[str], str],
 ) -> list[Finding]:
     """tensor-not-in-shard / tensor-not-in-index for every indexed shard that parsed.
 
-    ``headers`` maps shard names to their parsed headers (missing or broken shards are
-    reported elsewhere), ``shown`` gives a shard's shown path. Fast path: every header
-    tensor maps to its own shard and the counts agree (C-level map/count, no Python loop).
+    ``headers`` maps shard names to the tensor names of their headers (missing or broken
+    shards are reported elsewhere), ``shown`` gives a shard's shown path. Fast path: every
+    header tensor maps to its own shard and the counts agree (C-level map/count).
     """
-    weight_map = index.weight_map
-    per_shard = Counter(weight_map.values())
-    lookup = weight_map.get
+    lookup = index.weight_map.get
     consistent = True
     for shard in index.shards:
         header = headers.get(shard)
         if header is None:
             continue
-        placed = list(map(lookup, header.tensors))
-        if placed.count(shard) != len(placed) or per_shard[shard] != len(placed):
+        placed = list(map(lookup, header))
+        if placed.count(shard) != len(placed) or index.counts[shard] != len(placed):
             consistent = False
             break
     if consistent:
@@ -118,7 +116,7 @@ def consistency_findings(
 def _inconsistencies(
     index: ShardIndex,
     index_shown: str,
-    headers: Mapping[str, ShardHeader],
+    headers: Mapping[str, Collection[str]],
     shown: Callable[[str], str],
 ) -> list[Finding]:
     not_in_shard: list[Finding] = []
@@ -130,7 +128,7 @@ def _inconsistencies(
             continue
         path = shown(shard)
         base = os.path.basename(path)
-        for name in sorted(expected.difference(header.tensors)):
+        for name in sorted(expected.difference(header)):
             not_in_shard.append(
                 Finding(
                     "tensor-not-in-shard",
@@ -139,7 +137,7 @@ def _inconsistencies(
                     hint="download the shard again (or the index, if it is the wrong one)",
                 )
             )
-        for name in sorted(header.tensors.keys() - expected):
+        for name in sorted(set(header) - expected):
             not_in_index.append(
                 Finding(
                     "tensor-not-in-index",

@@ -25,6 +25,7 @@ _ONE = "[1]"
 _OUT = "[out]"
 _DTYPE = itemgetter(0)
 _SHAPE = itemgetter(1)
+_QUANT_TYPES = frozenset({"W8A8", "W8A8_DYNAMIC"})
 
 
 def _expected(quant_type: str, model_dtype: str) -> list[tuple[str, frozenset[str], str]]:
@@ -46,22 +47,36 @@ def _shape(rule: str, out: int) -> tuple[int, ...]:
 
 
 def quant_tensor_findings(
+    description: Mapping[str, Any],
     weights: Sequence[tuple[str, Any]],
-    tensors: Mapping[str, TensorInfo],
+    shard_tensors: Sequence[Mapping[str, TensorInfo]],
     shard_of: Callable[[str], str],
     *,
     model_dtype: str = "bfloat16",
 ) -> list[Finding]:
     """``bad-quant-tensor`` for every quantized weight whose tensors vllm-ascend would reject.
 
-    ``weights`` are the description's ``(name.weight, quant type)`` entries, ``tensors``
-    maps every tensor name of the shards to its header entry, ``shard_of`` maps it to the
-    shard's shown path (called only for findings). The ~46,000 W8A8_DYNAMIC weights of a
-    full checkpoint are checked with C-level map/compare over whole lists; only a failing
-    group is walked one weight at a time by :func:`_explain`.
+    ``weights`` are the description's ``(name.weight, quant type)`` entries,
+    ``shard_tensors`` each shard's tensors by name, ``shard_of`` maps a tensor to its
+    shard's shown path (called only for findings). The fast path checks shard by shard
+    with C-level map/compare over whole lists (a shard's own dict is small and cache-hot);
+    anything unusual is walked one weight at a time by :func:`_explain`.
     """
+    static = _fast_path(description, weights, shard_tensors)
+    tensors: dict[str, TensorInfo] = {}
+    if static is not None:  # only the (few) static W8A8 weights remain to be checked
+        findings = []
+        for key, group in static:
+            found = _explain(key, "W8A8", group, shard_of, model_dtype)
+            if found:  # maybe a companion sits in another shard: look everywhere
+                if not tensors:
+                    tensors = _merged(shard_tensors)
+                found = _explain(key, "W8A8", tensors, shard_of, model_dtype)
+            findings += found
+        return capped(findings, "bad-quant-tensor", "tensors")
+    tensors = _merged(shard_tensors)
     get = tensors.get
-    findings: list[Finding] = []
+    findings = []
     dynamic = [k for k, v in weights if v == "W8A8_DYNAMIC" and k in tensors]
     if not _dynamic_ok(dynamic, get):
         for key in dynamic:
@@ -75,6 +90,42 @@ def quant_tensor_findings(
                 problem = f"is I8 but the description says FLOAT for {key!r}"
                 findings.append(_bad(shard_of, key, key, problem))
     return capped(findings, "bad-quant-tensor", "tensors")
+
+
+def _merged(shard_tensors: Sequence[Mapping[str, TensorInfo]]) -> dict[str, TensorInfo]:
+    tensors: dict[str, TensorInfo] = {}
+    for group in shard_tensors:
+        tensors.update(group)
+    return tensors
+
+
+def _fast_path(
+    description: Mapping[str, Any],
+    weights: Sequence[tuple[str, Any]],
+    shard_tensors: Sequence[Mapping[str, TensorInfo]],
+) -> list[tuple[str, Mapping[str, TensorInfo]]] | None:
+    """The static W8A8 weights left to check, or None when the fast path cannot decide.
+
+    Decides when: every I8 ``*.weight`` tensor is described W8A8 or W8A8_DYNAMIC, the
+    dynamic ones have float [out, 1] scale and offset in their own shard, and their number
+    equals the description's quantized entries (so none is missing or not I8).
+    """
+    get = description.get
+    described = sum(1 for _, v in weights if v in _QUANT_TYPES)
+    found = 0
+    static: list[tuple[str, Mapping[str, TensorInfo]]] = []
+    for group in shard_tensors:
+        names = [n for n, info in group.items() if info[0] == "I8" and n.endswith(".weight")]
+        types = list(map(get, names))
+        if not set(types) <= _QUANT_TYPES:
+            return None
+        dynamic = [n for n, t in zip(names, types, strict=True) if t == "W8A8_DYNAMIC"]
+        if len(dynamic) != len(names):
+            static += [(n, group) for n, t in zip(names, types, strict=True) if t == "W8A8"]
+        if not _dynamic_ok(dynamic, group.get):
+            return None
+        found += len(names)
+    return static if found == described else None
 
 
 def _dynamic_ok(keys: list[str], get: Callable[[str], TensorInfo | None]) -> bool:

@@ -7,7 +7,6 @@ becomes a finding (``invalid-json``, ``bad-header``, ``path-escape``, ``missing-
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,6 @@ from dsprep.findings import Finding
 from dsprep.weights.description import description_names
 from dsprep.weights.headers import HeaderError, ShardHeader, TensorInfo, read_shard_header
 from dsprep.weights.index import (
-    VLLM_INDEX,
     ShardIndex,
     choose_index,
     consistency_findings,
@@ -24,6 +22,7 @@ from dsprep.weights.index import (
     multiple_index_finding,
     stray_index_finding,
 )
+from dsprep.weights.index_worker import IndexWorker, WorkerResult, load_index
 from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
 
 SHARD_SUFFIX = ".safetensors"
@@ -63,65 +62,81 @@ class Scan:
 
 
 def scan_model_dir(model: ModelDir) -> Scan:
+    """Read the folder: config, shard headers, index (checked against them), description.
+
+    On a big folder the index is loaded and checked by :class:`IndexWorker` (a forked
+    child) while this process validates the headers and parses the description.
+    """
     scan = Scan(model, model.entries())
-    if "config.json" in scan.names:
-        scan.config = scan.load_json("config.json")
-    else:
-        scan.findings.append(
-            Finding(
-                "missing-config",
-                scan.shown("config.json"),
-                "config.json does not exist in the folder",
-                hint="download config.json of the model into the folder",
-            )
-        )
     valid, misnamed = description_names(scan.names)
     scan.valid_descriptions, scan.misnamed_descriptions = valid, misnamed
-    _scan_index(scan)
-    _scan_shards(scan)
-    if scan.index is not None:  # checked against the headers: free it before the description
-        index_shown = scan.shown(scan.index.name)
-        scan.findings.extend(
-            consistency_findings(scan.index, index_shown, scan.headers, scan.shown)
-        )
-        scan.index.weight_map = {}
+    main, stray = choose_index(index_names(scan.names))
     chosen = (valid or misnamed or [""])[0]
-    if chosen:
-        scan.description_name = chosen
-        scan.description = scan.load_json(chosen)
+    _scan_config(scan)
+    local = [n for n in scan.names if n.endswith(SHARD_SUFFIX)]
+    worker = IndexWorker(model, main, has_description=scan.has_description)
+    try:
+        _read_shards(scan, local, {}, "")
+        if chosen:
+            scan.description_name = chosen
+            scan.description = scan.load_json(chosen)
+        if main is not None:
+            _scan_index(scan, main, stray, worker.result())
+        indexed = scan.index.shards if scan.index is not None else []
+        scan.shard_names = list(dict.fromkeys([*indexed, *local]))
+    finally:
+        worker.close()
     return scan
 
 
-def _scan_index(scan: Scan) -> None:
-    main, stray = choose_index(index_names(scan.names))
-    if main is None:
+def _scan_config(scan: Scan) -> None:
+    if "config.json" in scan.names:
+        scan.config = scan.load_json("config.json")
         return
+    scan.findings.append(
+        Finding(
+            "missing-config",
+            scan.shown("config.json"),
+            "config.json does not exist in the folder",
+            hint="download config.json of the model into the folder",
+        )
+    )
+
+
+def _scan_index(
+    scan: Scan,
+    main: str,
+    stray: list[str],
+    from_worker: WorkerResult | None,
+) -> None:
     main_shown = scan.shown(main)
     for name in stray:
         scan.findings.append(stray_index_finding(scan.shown(name), main_shown))
     others = [n for n in index_names(scan.names) if n not in stray and n != main]
     scan.findings.extend(multiple_index_finding(scan.shown(n), main_shown) for n in others)
-    document = scan.load_json(main)
-    if document is None:
+    if from_worker is None or from_worker.index is None:
+        index = load_index(scan.model, main, has_description=scan.has_description)
+        from_worker = None
+    else:
+        index = from_worker.index
+    if isinstance(index, Finding):
+        scan.findings.append(index)
         return
-    parsed = ShardIndex.parse(main, document, main_shown)
-    if isinstance(parsed, Finding):
-        scan.findings.append(parsed)
-        return
-    if scan.has_description and main == VLLM_INDEX and parsed.says_fp8():
-        reason = " (it lists the FP8 original's *_scale_inv tensors)"
-        scan.findings.append(stray_index_finding(main_shown, None, reason))
-        return
-    scan.index = parsed
+    scan.index = index
+    extra = [n for n in index.shards if n not in scan.headers]
+    _read_shards(scan, extra, index.counts, main_shown)
+    if from_worker is None:
+        names = {name: header.tensors for name, header in scan.headers.items()}
+        found = consistency_findings(index, main_shown, names, scan.shown)
+        index.weight_map = {}  # checked: free it
+    else:  # the child saw every readable header; keep what concerns shards that validated
+        parsed = {scan.shown(name) for name in scan.headers}
+        found = [f for f in from_worker.consistency if f.path in parsed]
+    scan.findings.extend(found)
 
 
-def _scan_shards(scan: Scan) -> None:
-    local = [n for n in scan.names if n.endswith(SHARD_SUFFIX)]
-    indexed = scan.index.shards if scan.index is not None else []
-    counts = Counter(scan.index.weight_map.values()) if scan.index is not None else Counter()
-    index_shown = scan.shown(scan.index.name) if scan.index is not None else ""
-    scan.shard_names = list(dict.fromkeys([*indexed, *local]))
-    for name in scan.shard_names:
+def _read_shards(scan: Scan, names: list[str], counts: dict[str, int], index_shown: str) -> None:
+    for name in names:
         source = index_shown if name in counts else ""
         try:
             real = scan.model.resolve(name, source=source)

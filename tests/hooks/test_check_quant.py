@@ -1,0 +1,87 @@
+"""dsprep-check-quant on real config.json / description files written by the generators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dsprep.demo.checkpoint import write_fp8_checkpoint
+from dsprep.hooks.check_quant import main
+from tests.hooks.conftest import RunHook
+from tests.hooks.precommit_repo import edit_json
+
+DESCRIPTION = "quant_model_description.json"
+
+
+def test_w8a8_config_and_description_pass(model_repo: Path, run_hook_main: RunHook) -> None:
+    outcome = run_hook_main(main, ["config.json", DESCRIPTION])
+    assert outcome.exit_code == 0, outcome.stdout
+    assert outcome.codes("error") == []
+
+
+def test_fp8_original_is_refused(tmp_path: Path, run_hook_main: RunHook, monkeypatch) -> None:
+    write_fp8_checkpoint(tmp_path / "fp8")
+    monkeypatch.chdir(tmp_path)
+    outcome = run_hook_main(main, ["fp8/config.json"])
+    assert outcome.exit_code == 1
+    assert ("fp8/config.json", "error", "fp8-weights") in outcome.lines()
+    assert "Ascend W8A8 conversion" in outcome.stdout
+
+
+def test_leftover_quantization_config_beside_description(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    edit_json(model_repo / "config.json", quantization_config={"quant_method": "fp8"})
+    outcome = run_hook_main(main, ["config.json"])
+    assert outcome.exit_code == 1
+    assert outcome.lines()[0] == ("config.json", "error", "leftover-quantization-config")
+    assert "delete quantization_config" in outcome.stdout
+
+
+def test_torch_dtype_float16(model_repo: Path, run_hook_main: RunHook) -> None:
+    edit_json(model_repo / "config.json", torch_dtype="float16")
+    outcome = run_hook_main(main, ["config.json"])
+    assert outcome.exit_code == 1
+    assert ("config.json", "error", "torch-dtype") in outcome.lines()
+
+
+def test_description_with_unknown_type(model_repo: Path, run_hook_main: RunHook) -> None:
+    edit_json(model_repo / DESCRIPTION, **{"lm_head.weight": "INT3"})
+    outcome = run_hook_main(main, [DESCRIPTION])
+    assert outcome.exit_code == 1
+    assert outcome.lines() == [(DESCRIPTION, "error", "unknown-quant-type")]
+    assert "'INT3'" in outcome.stdout
+
+
+def test_mindie_description_name_is_misnamed(model_repo: Path, run_hook_main: RunHook) -> None:
+    misnamed = "quant_model_description_w8a8_dynamic.json"
+    (model_repo / DESCRIPTION).rename(model_repo / misnamed)
+    outcome = run_hook_main(main, [misnamed])
+    assert outcome.exit_code == 1
+    assert (misnamed, "error", "misnamed-description") in outcome.lines()
+    assert f"rename it to {DESCRIPTION}" in outcome.stdout
+
+
+def test_broken_json_is_a_finding_not_a_crash(model_repo: Path, run_hook_main: RunHook) -> None:
+    (model_repo / "config.json").write_text('{"architectures": [', encoding="utf-8")
+    outcome = run_hook_main(main, ["config.json"])
+    assert outcome.exit_code == 1
+    assert outcome.lines() == [("config.json", "error", "invalid-json")]
+
+
+def test_config_json_of_something_else_is_skipped(
+    tmp_path: Path, run_hook_main: RunHook, monkeypatch
+) -> None:
+    (tmp_path / ".vscode").mkdir()
+    (tmp_path / ".vscode" / "config.json").write_text(json.dumps({"editor.tabSize": 4}))
+    monkeypatch.chdir(tmp_path)
+    outcome = run_hook_main(main, [".vscode/config.json"])
+    assert (outcome.exit_code, outcome.stdout) == (0, "")
+
+
+def test_index_problems_are_left_to_the_index_hook(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    (model_repo / "model.safetensors.index.json").write_text("not json", encoding="utf-8")
+    outcome = run_hook_main(main, ["config.json", DESCRIPTION])
+    assert outcome.exit_code == 0, outcome.stdout

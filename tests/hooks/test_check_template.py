@@ -1,0 +1,70 @@
+"""dsprep-check-template on real tokenizer files written by the generators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dsprep.hooks.check_template import main
+from dsprep.template.build import build_template
+from dsprep.template.tokens import BAR
+from tests.hooks.conftest import RunHook
+from tests.hooks.precommit_repo import edit_json
+
+CONFIG = "tokenizer_config.json"
+
+
+def test_dsprep_template_passes_and_reports_thinking_default(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 0, outcome.stdout
+    assert outcome.codes("error") == []
+    assert f"{CONFIG}:chat_template: info: thinking default: off" in outcome.stdout
+
+
+def test_ascii_bar_template_is_refused(model_repo: Path, run_hook_main: RunHook) -> None:
+    edit_json(model_repo / CONFIG, chat_template=build_template(thinking=False).replace(BAR, "|"))
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 1
+    assert set(outcome.codes("error")) == {"ascii-bar-token"}
+    assert "'<|User|>' is a look-alike of the special token '<｜User｜>'" in outcome.stdout
+    assert "self-test-skipped" in outcome.codes("info")
+
+
+def test_self_test_failures_are_one_line_each_and_capped(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    edit_json(model_repo / CONFIG, chat_template="{{ bos_token }}{{ messages[0]['content'] }}")
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 1
+    failures = outcome.codes("error")
+    assert failures == ["self-test-failed"] * 6
+    assert "more self-test failures like the ones above" in outcome.stdout.splitlines()[-1]
+
+
+def test_jinja_file_wins_and_is_checked_once(model_repo: Path, run_hook_main: RunHook) -> None:
+    (model_repo / "chat_template.jinja").write_text(build_template(thinking=True), "utf-8")
+    outcome = run_hook_main(main, [CONFIG, "chat_template.jinja"])
+    assert outcome.exit_code == 0, outcome.stdout
+    assert outcome.codes().count("template-kind") == 1
+    assert "chat_template.jinja: info: thinking default: on" in outcome.stdout
+
+
+def test_tokenizer_config_without_template_is_a_warning(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    config = json.loads((model_repo / CONFIG).read_text(encoding="utf-8"))
+    del config["chat_template"]
+    (model_repo / CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 0
+    assert outcome.lines() == [(CONFIG, "warning", "no-chat-template")]
+
+
+def test_broken_tokenizer_config_is_a_finding(model_repo: Path, run_hook_main: RunHook) -> None:
+    (model_repo / CONFIG).write_text("{", encoding="utf-8")
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 1
+    assert [code for path, _, code in outcome.lines() if path == CONFIG] == ["bad-input"]
+    assert "not valid JSON" in outcome.stdout

@@ -1,0 +1,78 @@
+"""The shared hook runner: exit codes, one line per problem, no tracebacks, JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dsprep.errors import InputError
+from dsprep.findings import Finding, Severity
+from dsprep.hooks.runner import files_by_folder, run_hook
+
+
+def test_internal_error_is_one_line_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(paths: list[Path]) -> list[Finding]:
+        raise KeyError("weight_map")
+
+    code = run_hook(["a.json"], prog="dsprep-check-x", description="x", check=broken)
+    out = capsys.readouterr().out
+    assert code == 3
+    assert out.count("\n") == 1 and "internal error: KeyError" in out
+    assert "DSPREP_DEBUG=1" in out
+
+
+def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSPREP_DEBUG", "1")
+
+    def broken(paths: list[Path]) -> list[Finding]:
+        raise KeyError("weight_map")
+
+    with pytest.raises(KeyError):
+        run_hook(["a.json"], prog="dsprep-check-x", description="x", check=broken)
+
+
+def test_cannot_run_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    def unusable(paths: list[Path]) -> list[Finding]:
+        raise InputError("x is not a folder", hint="pass a folder", path="x")
+
+    assert run_hook(["x"], prog="p", description="d", check=unusable) == 3
+    assert capsys.readouterr().out == "x: x is not a folder (pass a folder)\n"
+
+
+def test_warnings_and_notes_do_not_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    notes = [
+        Finding("a", "f.json", "note", severity=Severity.INFO),
+        Finding("b", "f.json", "careful", "do this", Severity.WARNING),
+    ]
+    assert run_hook(["f.json"], prog="p", description="d", check=lambda _: notes) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "f.json: info: note [a]",
+        "f.json: warning: careful [b] (do this)",
+    ]
+
+
+def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
+    found = [Finding("fp8-weights", "config.json", "FP8", "download W8A8")]
+    code = run_hook(
+        ["--format", "json", "config.json"], prog="p", description="d", check=lambda _: found
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["status"] == "fail"
+    assert document["findings"][0]["code"] == "fp8-weights"
+
+
+def test_usage_error_is_exit_2() -> None:
+    with pytest.raises(SystemExit) as raised:
+        run_hook(["--nope"], prog="p", description="d", check=lambda _: [])
+    assert raised.value.code == 2
+
+
+def test_files_by_folder_keeps_order_and_drops_duplicates() -> None:
+    paths = [Path("a/config.json"), Path("b/x.json"), Path("a/d.json"), Path("a/config.json")]
+    assert files_by_folder(paths) == {
+        Path("a"): ["config.json", "d.json"],
+        Path("b"): ["x.json"],
+    }

@@ -1,0 +1,36 @@
+"""``dsprep-check-index``: every shard an index names exists and holds the indexed tensors.
+
+Takes ``*.safetensors.index.json`` and ``*.safetensors`` files. Git-LFS pointer files (an
+unsmudged checkout) stand in for their shard: a note, never a corruption report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dsprep.findings import Finding
+from dsprep.hooks.runner import files_by_folder, run_hook
+
+PROG = "dsprep-check-index"
+DESCRIPTION = (
+    "Check that every shard a safetensors index names exists, is complete and holds the "
+    "tensors the index puts there (git-LFS pointers are recognised)."
+)
+
+
+def check(paths: list[Path]) -> list[Finding]:
+    from dsprep.weights.index_files import index_findings
+
+    findings: list[Finding] = []
+    for folder, names in files_by_folder(paths).items():
+        findings.extend(index_findings(folder, names))
+    return findings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""``dsprep-check-quant``: FP8 configs, leftover quantization_config, fa_quant_type,
+torch_dtype, misnamed or duplicate descriptions and unknown quant types.
+
+Takes ``config.json`` and ``*quant_model_description*.json`` files; each is judged with the
+files beside it (the config needs to know whether a description is there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dsprep.findings import Finding
+from dsprep.hooks.runner import files_by_folder, run_hook
+
+PROG = "dsprep-check-quant"
+DESCRIPTION = (
+    "Refuse FP8 weights and the config.json / quant_model_description.json mistakes that "
+    "stop vllm-ascend at load time."
+)
+
+
+def check(paths: list[Path]) -> list[Finding]:
+    from dsprep.weights.quant_files import quant_findings
+
+    findings: list[Finding] = []
+    for folder, names in files_by_folder(paths).items():
+        findings.extend(quant_findings(folder, names))
+    return findings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
