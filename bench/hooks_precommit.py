@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.hooks.precommit_repo import (  # noqa: E402
+from tests.hooks.precommit_repo import (
     REPO_ROOT,
     check_json_config,
     clean_env,

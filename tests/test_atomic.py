@@ -46,7 +46,7 @@ def test_failing_replace_keeps_original(tmp_path: Path, monkeypatch: pytest.Monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(DiskError, match="tokenizer_config.json"):
+    with pytest.raises(DiskError, match=r"tokenizer_config\.json"):
         atomic_write_bytes(target, b"new", backup=False)
     assert target.read_bytes() == b"original"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer_config.json"]

@@ -49,7 +49,10 @@ EXPECTED_ERRORS: dict[str, set[tuple[str, str]]] = {
             "missing/quant_model_weight_w8a8_dynamic-00002-of-00002.safetensors",
             "missing-shard",
         ),
-        ("tensor/quant_model_weight_w8a8_dynamic-00001-of-00002.safetensors", "tensor-not-in-shard"),
+        (
+            "tensor/quant_model_weight_w8a8_dynamic-00001-of-00002.safetensors",
+            "tensor-not-in-shard",
+        ),
         ("truncated/model.safetensors", "truncated-shard"),
     },
     "dsprep-check-cluster": {

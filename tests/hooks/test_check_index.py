@@ -114,11 +114,11 @@ def test_shard_not_in_the_index_is_stray(model_repo: Path, run_hook_main: RunHoo
     assert outcome.lines() == [(extra, "error", "stray-shard")]
 
 
-def test_fp8_index_beside_the_w8a8_index_is_stray(
-    model_repo: Path, run_hook_main: RunHook
-) -> None:
+def test_fp8_index_beside_the_w8a8_index_is_stray(model_repo: Path, run_hook_main: RunHook) -> None:
     stray = "model.safetensors.index.json"
-    weight_map = {"model.layers.0.mlp.down_proj.weight_scale_inv": "model-00001-of-00163.safetensors"}
+    weight_map = {
+        "model.layers.0.mlp.down_proj.weight_scale_inv": "model-00001-of-00163.safetensors"
+    }
     (model_repo / stray).write_text(json.dumps({"weight_map": weight_map}), encoding="utf-8")
     outcome = run_hook_main(main, [stray, INDEX])
     assert outcome.exit_code == 1
@@ -136,3 +136,10 @@ def test_index_pointing_outside_the_folder(
     assert outcome.exit_code == 1
     assert "path-escape" in outcome.codes("error")
     assert "was not read" in outcome.stdout
+
+
+def test_broken_index_is_reported_once(model_repo: Path, run_hook_main: RunHook) -> None:
+    (model_repo / INDEX).write_text('{"weight_map": ', encoding="utf-8")
+    outcome = run_hook_main(main, all_files())
+    assert outcome.exit_code == 1
+    assert outcome.lines() == [(INDEX, "error", "invalid-json")]

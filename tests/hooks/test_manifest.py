@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import re
 import sys
-import tomllib
 from pathlib import Path
 
-from tests.hooks.precommit_repo import MANIFEST, REPO_ROOT, hook_manifest, pre_commit, clean_env
+from tests.hooks.precommit_repo import MANIFEST, REPO_ROOT, clean_env, hook_manifest, pre_commit
 
 
 def test_manifest_is_valid(tmp_path: Path) -> None:
@@ -17,9 +17,11 @@ def test_manifest_is_valid(tmp_path: Path) -> None:
 
 
 def test_every_hook_is_a_python_console_script_of_this_package() -> None:
-    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-        "project"
-    ]["scripts"]
+    scripts = {
+        entry.name: entry.value
+        for entry in importlib.metadata.entry_points(group="console_scripts")
+        if entry.dist is not None and entry.dist.name == "dsprep"
+    }
     for hook in hook_manifest():
         assert hook["language"] == "python"
         assert hook["minimum_pre_commit_version"]
@@ -34,8 +36,11 @@ def test_every_hook_is_a_python_console_script_of_this_package() -> None:
 def test_files_patterns_match_what_the_issue_names() -> None:
     patterns = {hook["id"]: re.compile(hook["files"]) for hook in hook_manifest()}
     matches = {
-        "dsprep-check-quant": ["config.json", "m/quant_model_description.json",
-                               "quant_model_description_w8a8_dynamic.json"],
+        "dsprep-check-quant": [
+            "config.json",
+            "m/quant_model_description.json",
+            "quant_model_description_w8a8_dynamic.json",
+        ],
         "dsprep-check-template": ["tokenizer_config.json", "m/chat_template.jinja"],
         "dsprep-check-index": ["a.safetensors", "m/x.safetensors.index.json"],
         "dsprep-check-cluster": ["cluster.yaml", "deploy/cluster-prod.yml", "cluster.json"],

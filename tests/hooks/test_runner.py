@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -76,3 +77,14 @@ def test_files_by_folder_keeps_order_and_drops_duplicates() -> None:
         Path("a"): ["config.json", "d.json"],
         Path("b"): ["x.json"],
     }
+
+
+@pytest.mark.parametrize(
+    "module", ["check_quant", "check_template", "check_index", "check_cluster"]
+)
+def test_every_hook_help_shows_an_example(module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    hook = importlib.import_module(f"dsprep.hooks.{module}")
+    with pytest.raises(SystemExit) as raised:
+        hook.main(["--help"])
+    assert raised.value.code == 0
+    assert f"Example: {hook.PROG} {hook.EXAMPLE}" in capsys.readouterr().out

@@ -170,3 +170,60 @@ def test_many_missing_entries_are_capped(w8a8_dir: Path) -> None:
     result = check_model_dir(w8a8_dir)
     missing = [f for f in result.findings if f.code == "missing-description-entry"]
     assert len(missing) == 21 and "more tensors" in missing[-1].message
+
+
+def test_hostile_json_types_are_findings_not_crashes(w8a8_dir: Path) -> None:
+    description = broken.read_json(w8a8_dir / DESCRIPTION)
+    description[broken.Q_A] = ["W8A8"]
+    description[broken.UP0] = {"type": "W8A8_DYNAMIC"}
+    description["model.layers.0.mlp.down_proj.weight"] = None
+    description["version"] = [1, 2]
+    broken.write_json(w8a8_dir / DESCRIPTION, description)
+    config = broken.read_json(w8a8_dir / "config.json")
+    config.update(
+        architectures=5,
+        num_hidden_layers="three",
+        quantization_config="fp8",
+        torch_dtype=["bfloat16"],
+    )
+    broken.write_json(w8a8_dir / "config.json", config)
+    index = broken.read_json(w8a8_dir / broken.INDEX)
+    index["metadata"] = "x"
+    broken.write_json(w8a8_dir / broken.INDEX, index)
+    result = check_model_dir(w8a8_dir)
+    codes = set(result.codes())
+    assert {"unknown-quant-type", "leftover-quantization-config", "torch-dtype"} <= codes
+    unknown = [f.message for f in result.findings if f.code == "unknown-quant-type"]
+    assert any(broken.Q_A in m and "['W8A8']" in m for m in unknown)
+    assert "unexpected-architecture" in codes
+
+
+def test_index_with_non_string_shards_is_invalid(w8a8_dir: Path) -> None:
+    index = broken.read_json(w8a8_dir / broken.INDEX)
+    index["weight_map"]["lm_head.weight"] = 3
+    broken.write_json(w8a8_dir / broken.INDEX, index)
+    finding = the_finding(w8a8_dir, "invalid-index")
+    assert broken.INDEX in finding.message and "weight_map" in finding.message
+
+
+def test_random_byte_damage_never_crashes(pristine_w8a8: Path, tmp_path: Path) -> None:
+    """Seeded corruption of every kind of file: always a Result, never an exception."""
+    import random
+    import shutil
+
+    rng = random.Random(20251128)
+    targets = [DESCRIPTION, "config.json", broken.INDEX, shard(1), shard(2)]
+    for round_number in range(60):
+        folder = tmp_path / f"r{round_number}"
+        shutil.copytree(pristine_w8a8, folder)
+        path = folder / rng.choice(targets)
+        data = bytearray(path.read_bytes())
+        limit = min(len(data), 4096)  # headers and JSON live at the front
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(limit)] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(len(data))]
+        path.write_bytes(bytes(data))
+        result = check_model_dir(folder)
+        assert result.command == "check"
+        assert all(f.code and f.message for f in result.findings)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from dsprep.cli.check import check_summary, human_bytes
 from tests.conftest import CliOutcome
@@ -120,3 +124,27 @@ def test_summary_lines() -> None:
     assert "total bytes:  690.0 GiB" in lines and "MTP:          no" in lines
     assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
     assert check_summary({}) == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_goes_to_a_terminal_stderr_only(
+    w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dsprep.cli.check import _progress
+
+    write_good_manifest(w8a8_dir)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    total = sum(p.stat().st_size for p in w8a8_dir.iterdir() if p.is_file())
+    with _progress(w8a8_dir, None, True) as advance:
+        assert advance is not None
+        advance(total // 2)
+        advance(total)
+    assert "hashing" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert capsys.readouterr().out == ""
+    with _progress(w8a8_dir, None, False) as nothing:
+        assert nothing is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -136,3 +136,39 @@ def test_fifo_shard_does_not_block(w8a8_dir: Path) -> None:
 
 def test_unused_imports_are_real_modules() -> None:
     assert dsprep.weights.analyse and dsprep.weights.fix and dsprep.weights.hashes
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        broken.break_tensor_not_in_index,
+        broken.break_tensor_not_in_shard,
+        broken.break_missing_shard,
+        broken.break_stray_index,
+        broken.break_truncated,
+    ],
+)
+def test_forked_index_worker_gives_the_same_findings(
+    w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, damage: Callable[[Path], str]
+) -> None:
+    """The index worker (a forked child on big folders) and the in-process path agree."""
+    import dsprep.weights.index_worker as worker
+
+    damage(w8a8_dir)
+    sequential = check_model_dir(w8a8_dir)
+    monkeypatch.setattr(worker, "MIN_FORK_BYTES", 0)
+    monkeypatch.setattr(worker, "_core_to_spare", lambda: True)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    forked = check_model_dir(w8a8_dir)
+    assert len(forks) == 1
+    assert forked.findings == sequential.findings
+    assert forked.data == sequential.data

@@ -193,15 +193,9 @@ def config_document(spec: TinySpec = TinySpec()) -> dict[str, Any]:
         "scoring_func": "sigmoid",
         "norm_topk_prob": True,
         "routed_scaling_factor": 2.5,
-        "rms_norm_eps": 1e-06,
-        "rope_theta": 10000,
-        "hidden_act": "silu",
-        "tie_word_embeddings": False,
-        "bos_token_id": 0,
-        "eos_token_id": 1,
-        "torch_dtype": "bfloat16",
-        "transformers_version": "4.44.2",
-        "use_cache": True,
+        **{"rms_norm_eps": 1e-06, "rope_theta": 10000, "hidden_act": "silu"},
+        **{"tie_word_embeddings": False, "bos_token_id": 0, "eos_token_id": 1},
+        **{"torch_dtype": "bfloat16", "transformers_version": "4.44.2", "use_cache": True},
     }
 
 

@@ -112,6 +112,7 @@ class LoopbackHub:
         self._log: list[HubRequest] = []
         self._faults: dict[tuple[str, str], _Fault] = {}
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
         self._release = threading.Event()
         self._active = 0
         self._server: ThreadingHTTPServer | None = None
@@ -166,8 +167,14 @@ class LoopbackHub:
     def add_branch(self, repo_id: str, branch: str) -> None:
         self._repos[repo_id].branches.append(branch)
 
-    def requests(self) -> list[HubRequest]:
-        with self._lock:
+    def requests(self, settle: float = 2.0) -> list[HubRequest]:
+        """The request log, once requests in flight have been logged (waits ``settle`` s at most).
+
+        A client can read a whole response before the server thread logs it; waiting for the
+        handlers in flight keeps the log in step with what the client saw.
+        """
+        with self._settled:
+            self._settled.wait_for(lambda: self._active == 0, timeout=settle)
             return list(self._log)
 
     def clear_log(self) -> None:
@@ -227,9 +234,10 @@ class LoopbackHub:
             return fault
 
     def _record(self, entry: HubRequest) -> None:
-        with self._lock:
+        with self._settled:
             self._log.append(entry)
             self._active -= 1
+            self._settled.notify_all()
 
     def _repo(self, owner: str, name: str) -> HubRepo | None:
         return self._repos.get(f"{owner}/{name}")

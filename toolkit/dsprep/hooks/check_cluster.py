@@ -17,6 +17,7 @@ DESCRIPTION = (
     "Validate dsprep cluster files against the schema and the vllm-ascend launch rules of "
     "their image profile (what `dsprep emit-launch` checks), writing nothing."
 )
+EXAMPLE = "cluster.yaml"
 
 
 def check(paths: list[Path]) -> list[Finding]:
@@ -34,7 +35,7 @@ def check(paths: list[Path]) -> list[Finding]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check)
+    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check, example=EXAMPLE)
 
 
 if __name__ == "__main__":

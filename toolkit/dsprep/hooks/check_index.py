@@ -17,6 +17,7 @@ DESCRIPTION = (
     "Check that every shard a safetensors index names exists, is complete and holds the "
     "tensors the index puts there (git-LFS pointers are recognised)."
 )
+EXAMPLE = "quant_model_weight_w8a8_dynamic.safetensors.index.json"
 
 
 def check(paths: list[Path]) -> list[Finding]:
@@ -29,7 +30,7 @@ def check(paths: list[Path]) -> list[Finding]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check)
+    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check, example=EXAMPLE)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ DESCRIPTION = (
     "Refuse FP8 weights and the config.json / quant_model_description.json mistakes that "
     "stop vllm-ascend at load time."
 )
+EXAMPLE = "config.json quant_model_description.json"
 
 
 def check(paths: list[Path]) -> list[Finding]:
@@ -30,7 +31,7 @@ def check(paths: list[Path]) -> list[Finding]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check)
+    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check, example=EXAMPLE)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ DESCRIPTION = (
 CONFIG_NAME = "tokenizer_config.json"
 JINJA_NAME = "chat_template.jinja"
 MAX_SELF_TEST_FINDINGS = 5  # a broken template fails most cases: show a few and count the rest
+EXAMPLE = "tokenizer_config.json"
 
 
 def has_chat_template(path: Path) -> bool:
@@ -113,12 +114,14 @@ def check(paths: list[Path]) -> list[Finding]:
             seen.add(located)
             findings.extend(check_one(path))
         except InputError as error:  # unreadable, not JSON, no template: this file's problem
+            if error.path and Path(error.path).parent != path.parent:
+                raise  # not this folder's fault (e.g. dsprep's bundled cases): exit 3
             findings.append(error_finding(error, path))
     return findings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check)
+    return run_hook(argv, prog=PROG, description=DESCRIPTION, check=check, example=EXAMPLE)
 
 
 if __name__ == "__main__":

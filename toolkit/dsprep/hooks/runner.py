@@ -41,8 +41,21 @@ def _debug() -> bool:
     return os.environ.get("DSPREP_DEBUG", "") not in ("", "0")
 
 
-def run_hook(argv: Sequence[str] | None, *, prog: str, description: str, check: HookCheck) -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+def run_hook(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    description: str,
+    check: HookCheck,
+    example: str = "",
+) -> int:
+    epilog = f"Example: {prog} {example}" if example else None
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the example stays on one line
+    )
     parser.add_argument("filenames", nargs="*", help="files to check (pre-commit passes them)")
     parser.add_argument(
         "--format",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsprep.findings import Finding, Result, Severity
+from dsprep.findings import Finding, Result
 from dsprep.weights import config as cfg
 from dsprep.weights.analyse import analyse, model_is_fp8, summary, unverified_finding
 from dsprep.weights.description import description_names, name_findings, type_findings
@@ -180,7 +180,3 @@ def _load(model: ModelDir, name: str, out: list[Finding]) -> dict[str, object] |
     except (JsonProblem, PathEscape) as problem:
         out.append(problem.finding)
         return None
-
-
-def errors_only(findings: Sequence[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity is Severity.ERROR]

@@ -92,10 +92,6 @@ def capped(findings: list[Finding], code: str, what: str) -> list[Finding]:
     return [*findings[:MAX_PER_CODE], more]
 
 
-def tensor_entries(description: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in description.items() if k not in SETTING_KEYS}
-
-
 def type_counts(weights: Sequence[tuple[str, Any]]) -> dict[str, int]:
     """Quant types of the ``.weight`` entries (one per layer) with their counts."""
     counts = Counter(map(str, map(itemgetter(1), weights)))
@@ -199,12 +195,17 @@ def coverage_findings(
                 hint='add the MTP layer\'s weights to the description as "FLOAT"',
             )
         )
-    return findings + _pair_findings(description, weights, shown)
+    from dsprep.weights.pairs import pair_findings
+
+    return findings + pair_findings(description, weights, shown)
 
 
 def weight_entries(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The ``(name.weight, type)`` entries: one per layer, the ones vllm-ascend looks up."""
-    return [(k, v) for k, v in description.items() if k.endswith(".weight")]
+    """The ``(name.weight, type)`` entries: one per layer, the ones vllm-ascend looks up.
+
+    Only string types: anything else is an ``unknown-quant-type`` finding already.
+    """
+    return [(k, v) for k, v in description.items() if k.endswith(".weight") and type(v) is str]
 
 
 def description_checks(
@@ -225,75 +226,3 @@ def description_checks(
         num_hidden_layers=num_hidden_layers,
         num_nextn_predict_layers=num_nextn_predict_layers,
     )
-
-
-def _pair_findings(
-    description: Mapping[str, Any], weights: Sequence[tuple[str, Any]], shown: str
-) -> list[Finding]:
-    """gate/up types agree, and every expert of a layer has expert 0's type.
-
-    Compared as whole lists (C-level); only a layer with a disagreement is walked.
-    """
-    gates = [(k[:-17], v) for k, v in weights if k.endswith(".gate_proj.weight")]
-    prefixes = [p for p, _ in gates]
-    types = [v for _, v in gates]
-    ups = list(map(description.get, [p + ".up_proj.weight" for p in prefixes]))
-    firsts = list(map(description.get, [_expert0(p) + ".gate_proj.weight" for p in prefixes]))
-    if ups == types and firsts == types:
-        return _down_findings(description, prefixes, shown)
-    base = os.path.basename(shown)
-    findings: list[Finding] = []
-    for prefix, gate_type, up_type, first_type in zip(prefixes, types, ups, firsts, strict=True):
-        if up_type is not None and up_type != gate_type:
-            findings.append(
-                Finding(
-                    "gate-up-mismatch",
-                    shown,
-                    f"in {base}, {prefix}.gate_proj.weight is {gate_type!r} but "
-                    f"{prefix}.up_proj.weight is {up_type!r}; vllm-ascend fuses them and "
-                    "requires one type",
-                    hint="give gate_proj and up_proj the same type (re-export with msmodelslim)",
-                )
-            )
-        if first_type is not None and first_type != gate_type:
-            findings.append(
-                Finding(
-                    "gate-up-mismatch",
-                    shown,
-                    f"in {base}, {prefix}.gate_proj.weight is {gate_type!r} but "
-                    f"{_expert0(prefix)}.gate_proj.weight is {first_type!r}; the fused MoE "
-                    "layer uses expert 0's type for every expert",
-                    hint="give all experts of a layer the same type",
-                )
-            )
-    findings += _down_findings(description, prefixes, shown)
-    return capped(findings, "gate-up-mismatch", "pairs")
-
-
-def _expert0(prefix: str) -> str:
-    """``….mlp.experts.7`` → ``….mlp.experts.0``; any other prefix maps to itself."""
-    marker = prefix.rfind(".experts.")
-    return prefix if marker < 0 else prefix[: marker + 9] + "0"
-
-
-def _down_findings(
-    description: Mapping[str, Any], prefixes: Sequence[str], shown: str
-) -> list[Finding]:
-    findings: list[Finding] = []
-    for prefix in prefixes:
-        if not prefix.endswith(".experts.0"):
-            continue
-        gate_type = description.get(prefix + ".gate_proj.weight")
-        down_type = description.get(prefix + ".down_proj.weight")
-        if down_type is not None and down_type != gate_type:
-            findings.append(
-                Finding(
-                    "gate-up-mismatch",
-                    shown,
-                    f"in {os.path.basename(shown)}, {prefix}.gate_proj.weight is {gate_type!r} "
-                    f"but {prefix}.down_proj.weight is {down_type!r}; vllm-ascend requires "
-                    "expert 0's gate/up/down to share one type",
-                    hint="give gate_proj, up_proj and down_proj the same type",
-                )
-            )
-    return findings

@@ -45,6 +45,7 @@ class _Folder:
     pointers: dict[str, LfsPointer] = field(default_factory=dict)
     checked: set[str] = field(default_factory=set)
     totals: dict[str, int] = field(default_factory=dict)  # index name -> metadata.total_size
+    indexes: dict[str, ShardIndex | None] = field(default_factory=dict)  # None: unreadable
 
     def shown(self, name: str) -> str:
         return self.model.display(name)
@@ -56,7 +57,7 @@ def index_findings(folder: Path, names: list[str]) -> list[Finding]:
     entries = state.model.entries()
     all_indexes = index_names(entries)
     main, stray = choose_index(all_indexes)
-    has_description = bool(any(description_names(entries)))
+    has_description = any(description_names(entries))
     for name in names:
         if not name.endswith(INDEX_SUFFIX):
             continue
@@ -75,11 +76,18 @@ def index_findings(folder: Path, names: list[str]) -> list[Finding]:
         _check_index(state, index, index.shards)
     shards = [n for n in names if n.endswith(SHARD_SUFFIX) and n not in state.checked]
     if shards:
-        _check_loose_shards(state, shards, main if main not in stray else None)
+        _check_loose_shards(state, shards, main)
     return state.findings
 
 
 def _load_index(state: _Folder, name: str) -> ShardIndex | None:
+    """The parsed index (read once; a finding and None when it cannot be used)."""
+    if name not in state.indexes:
+        state.indexes[name] = _parse_index(state, name)
+    return state.indexes[name]
+
+
+def _parse_index(state: _Folder, name: str) -> ShardIndex | None:
     try:
         document = state.model.load_json_object(name)
     except (JsonProblem, PathEscape) as problem:

@@ -18,6 +18,7 @@ import gc
 import json
 import os
 import pickle
+import threading
 from dataclasses import dataclass
 
 from dsprep.findings import Finding
@@ -91,7 +92,7 @@ class IndexWorker:
     ) -> None:
         self._pid = 0
         self._fd = -1
-        if index is None or _size(model, index) < MIN_FORK_BYTES or not hasattr(os, "fork"):
+        if index is None or _size(model, index) < MIN_FORK_BYTES or not _core_to_spare():
             return
         read_end, write_end = os.pipe()
         try:
@@ -113,6 +114,11 @@ class IndexWorker:
                 os._exit(status)
         os.close(write_end)
         self._pid, self._fd = pid, read_end
+
+    @property
+    def active(self) -> bool:
+        """Whether a child is working (until :meth:`result` collected it)."""
+        return self._pid != 0
 
     def result(self) -> WorkerResult | None:
         """The child's result; None when there is no child (or it failed): do it yourself."""
@@ -153,6 +159,18 @@ def _work(model: ModelDir, index_name: str, has_description: bool) -> WorkerResu
     consistency = consistency_findings(index, shown, names, model.display)
     index.weight_map = {}
     return WorkerResult(index, consistency)
+
+
+def _core_to_spare() -> bool:
+    """Fork only when a second core is idle: on a busy machine the child's extra parsing
+    (it re-reads the header JSON) would compete with this process and cost time."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return False  # forking a threaded process risks a child stuck on a copied lock
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return False
+    return load <= (os.cpu_count() or 1) - 1
 
 
 def _size(model: ModelDir, name: str | None) -> int:

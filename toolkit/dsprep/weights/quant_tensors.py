@@ -117,7 +117,10 @@ def _fast_path(
     for group in shard_tensors:
         names = [n for n, info in group.items() if info[0] == "I8" and n.endswith(".weight")]
         types = list(map(get, names))
-        if not set(types) <= _QUANT_TYPES:
+        try:
+            if not set(types) <= _QUANT_TYPES:
+                return None
+        except TypeError:  # an unhashable type in the description: walk one by one
             return None
         dynamic = [n for n, t in zip(names, types, strict=True) if t == "W8A8_DYNAMIC"]
         if len(dynamic) != len(names):

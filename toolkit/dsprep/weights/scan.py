@@ -77,16 +77,23 @@ def scan_model_dir(model: ModelDir) -> Scan:
     worker = IndexWorker(model, main, has_description=scan.has_description)
     try:
         _read_shards(scan, local, {}, "")
-        if chosen:
-            scan.description_name = chosen
-            scan.description = scan.load_json(chosen)
+        if worker.active:  # the child has the index: parse the description meanwhile
+            _scan_description(scan, chosen)
         if main is not None:
             _scan_index(scan, main, stray, worker.result())
+        if not worker.active:  # index checked and freed first: a lower peak of memory
+            _scan_description(scan, chosen)
         indexed = scan.index.shards if scan.index is not None else []
         scan.shard_names = list(dict.fromkeys([*indexed, *local]))
     finally:
         worker.close()
     return scan
+
+
+def _scan_description(scan: Scan, name: str) -> None:
+    if name and scan.description_name is None:
+        scan.description_name = name
+        scan.description = scan.load_json(name)
 
 
 def _scan_config(scan: Scan) -> None:
