@@ -105,3 +105,24 @@ def test_malformed_sha256_list_names_the_line(w8a8_dir: Path, tmp_path: Path) ->
     sums.write_text(f"{'0' * 64}  config.json\nnot a line\n")
     with pytest.raises(InputError, match=r"SHA256SUMS:2"):
         check_model_dir(w8a8_dir, CheckOptions(sha256_file=sums))
+
+
+def test_file_rewritten_by_dsprep_is_a_note_when_its_backup_is_the_download(
+    w8a8_dir: Path,
+) -> None:
+    from dsprep.atomic import atomic_write_bytes, backup_path
+
+    write_good_manifest(w8a8_dir)
+    config = w8a8_dir / "config.json"
+    original = config.read_bytes()
+    # what `dsprep check --fix` / `dsprep template` do: rewrite with a one-time backup
+    atomic_write_bytes(config, original.replace(b'"bfloat16"', b'"bfloat16" '))
+    assert backup_path(config).read_bytes() == original
+    result = check_model_dir(w8a8_dir, VERIFY)
+    assert result.ok, result.codes()
+    note = next(f for f in result.findings if f.code == "rewritten-by-dsprep")
+    assert note.severity.value == "info" and "config.json.dsprep-orig" in note.message
+    # a backup that is not the download proves nothing: the mismatch stays an error
+    flip_byte(backup_path(config))
+    result = check_model_dir(w8a8_dir, VERIFY)
+    assert "hash-mismatch" in result.codes() and not result.ok

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from dsprep.atomic import BACKUP_SUFFIX
 from dsprep.errors import InputError
-from dsprep.findings import Finding
+from dsprep.findings import Finding, Severity
 from dsprep.weights.safety import ModelDir, PathEscape, open_regular
 
 BLOCK_BYTES = 1024 * 1024  # small enough that the copy is still in cache when hashed
@@ -166,7 +167,8 @@ def hash_findings(
             )
             continue
         if target.size is not None and size != target.size:
-            findings.append(_mismatch(shown, source, f"is {size} bytes, {target.size} expected"))
+            problem = f"is {size} bytes, {target.size} expected"
+            findings.append(_mismatch_or_rewrite(model, target, shown, source, problem))
             continue
         jobs.append((target, real, size))
     jobs.sort(key=lambda job: -job[2])
@@ -191,7 +193,8 @@ def hash_findings(
         except OSError as exc:
             return _mismatch(shown, source, f"cannot be read: {exc}")
         if actual != target.sha256.lower():
-            return _mismatch(shown, source, f"has SHA-256 {actual}, {target.sha256} expected")
+            problem = f"has SHA-256 {actual}, {target.sha256} expected"
+            return _mismatch_or_rewrite(model, target, shown, source, problem)
         return None
 
     workers = max_workers or min(32, os.cpu_count() or 1)
@@ -199,6 +202,35 @@ def hash_findings(
         with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             findings.extend(f for f in pool.map(work, jobs) if f is not None)
     return findings, len(jobs)
+
+
+def _mismatch_or_rewrite(
+    model: ModelDir, target: HashTarget, shown: str, source: str, problem: str
+) -> Finding:
+    """A mismatch, unless dsprep rewrote the file and kept the downloaded original.
+
+    ``dsprep template`` and ``dsprep check --fix`` keep the file they rewrite once as
+    ``<name>.dsprep-orig``: when that backup is exactly what the manifest lists, the
+    difference is the user's own deliberate edit, reported as a note, not as corruption.
+    """
+    backup_name = target.name + BACKUP_SUFFIX
+    try:
+        backup = model.resolve(backup_name, source=source)
+        matches = (target.size is None or backup.stat().st_size == target.size) and sha256_file(
+            backup, bytearray(BLOCK_BYTES), None
+        ) == target.sha256.lower()
+    except (OSError, PathEscape):
+        matches = False
+    if not matches:
+        return _mismatch(shown, source, problem)
+    return Finding(
+        "rewritten-by-dsprep",
+        shown,
+        f"{os.path.basename(shown)} {problem} (per {os.path.basename(source)}), but "
+        f"{backup_name} beside it is the downloaded original: dsprep rewrote this file",
+        hint=f"nothing to do; to undo the rewrite, move {backup_name} back",
+        severity=Severity.INFO,
+    )
 
 
 def _mismatch(shown: str, source: str, problem: str) -> Finding:
