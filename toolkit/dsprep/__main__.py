@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsprep.cli.main import main
+from dsprep.cli.entry import main
 
 if __name__ == "__main__":
-    main(prog_name="dsprep")
+    main()

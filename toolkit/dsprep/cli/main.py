@@ -1,4 +1,4 @@
-"""The ``dsprep`` command group. Subcommands load lazily so ``dsprep --help`` starts fast."""
+"""The ``dsprep`` Click group; subcommands load lazily (see :mod:`dsprep.cli.entry`)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,16 @@ from typing import Any
 import click
 
 from dsprep import __version__
-
-# name -> "module:attribute"; the module is imported only when the command runs.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("dsprep.cli.demo:demo", "Run the main job on the bundled sample (no network)."),
-    "fetch": ("dsprep.cli.fetch:fetch", "Download W8A8 weights from ModelScope, config first."),
-    "check": ("dsprep.cli.check:check", "Prove a weights folder is servable by vllm-ascend."),
-    "template": ("dsprep.cli.template:template", "Rewrite or lint the chat template."),
-    "render": ("dsprep.cli.render:render", "Render the chat template as transformers/vLLM do."),
-    "emit-launch": (
-        "dsprep.cli.emit_launch:emit_launch",
-        "Write launch scripts for every node from one cluster file.",
-    ),
-    "plan": ("dsprep.cli.plan:plan", "Check that weights and KV cache fit the NPUs."),
-}
+from dsprep.cli.catalog import (
+    COMMANDS,
+    DEBUG_HELP,
+    EPILOG,
+    GROUP_HELP,
+    HELP_HELP,
+    HELP_OPTIONS,
+    MAX_CONTENT_WIDTH,
+    VERSION_HELP,
+)
 
 
 class LazyGroup(click.Group):
@@ -50,23 +46,17 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Example: dsprep demo /tmp/dsprep-demo",
+    help=GROUP_HELP,
+    epilog=EPILOG,
+    context_settings={
+        "help_option_names": list(HELP_OPTIONS),
+        "max_content_width": MAX_CONTENT_WIDTH,
+    },
 )
-@click.version_option(__version__, "--version", prog_name="dsprep")
-@click.option(
-    "--debug",
-    is_flag=True,
-    default=False,
-    help="Show full tracebacks on errors (also DSPREP_DEBUG=1).",
-)
+@click.version_option(__version__, "--version", prog_name="dsprep", help=VERSION_HELP)
+@click.option("--debug", is_flag=True, default=False, help=DEBUG_HELP)
+@click.help_option(*HELP_OPTIONS, help=HELP_HELP)
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
-    """dsprep: serve DeepSeek-V3.1 W8A8 on Ascend NPUs with vllm-ascend, failing early.
-
-    Each command checks one stage of the deployment before it costs anything:
-    FP8 checkpoints before the download, broken shards before the 20-minute load,
-    look-alike chat-template tokens before production, wrong IPs before the hang.
-    """
     obj: dict[str, Any] = ctx.ensure_object(dict)
     obj["debug"] = debug or os.environ.get("DSPREP_DEBUG", "") not in ("", "0")

@@ -114,6 +114,7 @@ def _fast_path(
     described = sum(1 for _, v in weights if v in _QUANT_TYPES)
     found = 0
     static: list[tuple[str, Mapping[str, TensorInfo]]] = []
+    anywhere = _anywhere(shard_tensors)
     for group in shard_tensors:
         names = [n for n, info in group.items() if info[0] == "I8" and n.endswith(".weight")]
         types = list(map(get, names))
@@ -125,17 +126,44 @@ def _fast_path(
         dynamic = [n for n, t in zip(names, types, strict=True) if t == "W8A8_DYNAMIC"]
         if len(dynamic) != len(names):
             static += [(n, group) for n, t in zip(names, types, strict=True) if t == "W8A8"]
-        if not _dynamic_ok(dynamic, group.get):
+        if not _dynamic_ok(dynamic, group.get, anywhere):
             return None
         found += len(names)
     return static if found == described else None
 
 
-def _dynamic_ok(keys: list[str], get: Callable[[str], TensorInfo | None]) -> bool:
-    """All weights I8 2-D, all scales/offsets float ``[out, 1]`` (no Python loop per weight)."""
+def _anywhere(
+    shard_tensors: Sequence[Mapping[str, TensorInfo]],
+) -> Callable[[str], TensorInfo | None]:
+    """A lookup across all shards, the last one winning (as in :func:`_merged`)."""
+    groups = list(shard_tensors)[::-1]
+
+    def get(name: str) -> TensorInfo | None:
+        for group in groups:
+            info = group.get(name)
+            if info is not None:
+                return info
+        return None
+
+    return get
+
+
+def _dynamic_ok(
+    keys: list[str],
+    get: Callable[[str], TensorInfo | None],
+    fallback: Callable[[str], TensorInfo | None] | None = None,
+) -> bool:
+    """All weights I8 2-D, all scales/offsets float ``[out, 1]`` (no Python loop per weight).
+
+    A companion ``get`` does not find (it sits in the next shard) is looked up by
+    ``fallback``, when given.
+    """
     infos: list[Any] = list(map(get, keys))
     scales: list[Any] = list(map(get, [k + "_scale" for k in keys]))
     offsets: list[Any] = list(map(get, [k + "_offset" for k in keys]))
+    if fallback is not None and (None in scales or None in offsets):
+        scales = [s if s is not None else fallback(k + "_scale") for k, s in zip(keys, scales)]
+        offsets = [o if o is not None else fallback(k + "_offset") for k, o in zip(keys, offsets)]
     if None in scales or None in offsets:
         return False
     shapes = list(map(_SHAPE, infos))
