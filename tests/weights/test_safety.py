@@ -138,16 +138,67 @@ def test_unused_imports_are_real_modules() -> None:
     assert dsprep.weights.analyse and dsprep.weights.fix and dsprep.weights.hashes
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [
-        broken.break_tensor_not_in_index,
-        broken.break_tensor_not_in_shard,
-        broken.break_missing_shard,
-        broken.break_stray_index,
-        broken.break_truncated,
-    ],
-)
+def _bad_description_json(folder: Path) -> str:
+    (folder / broken.DESCRIPTION).write_text("{not json")
+    return broken.DESCRIPTION
+
+
+def _index_not_an_object(folder: Path) -> str:
+    (folder / INDEX).write_text("[]")
+    return INDEX
+
+
+def _description_not_for_these_shards(folder: Path) -> str:
+    """Quantized entries the shards do not hold: the quant fast path cannot decide."""
+    broken.edit_json(folder / broken.DESCRIPTION, "model.layers.0.extra.weight", "W8A8_DYNAMIC")
+    return broken.DESCRIPTION
+
+
+def _stray_shard_without_entry(folder: Path) -> str:
+    """A shard outside the index whose weight the description does not know."""
+    header = {"extra.proj.weight": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}
+    broken.write_raw_shard(folder / "extra.safetensors", header, b"\0" * 4)
+    return "extra.safetensors"
+
+
+def _unindexed_tensor_without_entry(folder: Path) -> str:
+    """A header tensor neither the index nor the description knows."""
+    broken.break_tensor_not_in_index(folder)
+    broken.edit_json(folder / broken.DESCRIPTION, "lm_head.weight", broken._DELETE)
+    return "lm_head.weight"
+
+
+_DAMAGES = [
+    lambda folder: "",
+    broken.break_tensor_not_in_index,
+    broken.break_tensor_not_in_shard,
+    broken.break_missing_shard,
+    broken.break_stray_index,
+    broken.break_truncated,
+    broken.break_stray_shard,
+    broken.break_stray_fp8_shard,
+    broken.break_lfs_pointer,
+    broken.break_misnamed_description,
+    broken.break_duplicate_description,
+    broken.break_no_description,
+    broken.break_unknown_quant_type,
+    broken.break_missing_entry,
+    broken.break_gate_up,
+    broken.break_mtp_not_covered,
+    broken.break_scale_shape,
+    broken.break_weight_dtype,
+    broken.break_missing_offset,
+    broken.break_deq_scale,
+    broken.break_torch_dtype,
+    _bad_description_json,
+    _index_not_an_object,
+    _description_not_for_these_shards,
+    _stray_shard_without_entry,
+    _unindexed_tensor_without_entry,
+]
+
+
+@pytest.mark.parametrize("damage", _DAMAGES)
 def test_forked_index_worker_gives_the_same_findings(
     w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, damage: Callable[[Path], str]
 ) -> None:
@@ -168,7 +219,40 @@ def test_forked_index_worker_gives_the_same_findings(
         return pid
 
     monkeypatch.setattr(os, "fork", counting_fork)
+    answers: list[object] = []
+    real_result = worker.IndexWorker.result
+
+    def recorded_result(self: worker.IndexWorker) -> object:
+        answers.append(real_result(self))
+        return answers[-1]
+
+    monkeypatch.setattr(worker.IndexWorker, "result", recorded_result)
     forked = check_model_dir(w8a8_dir)
     assert len(forks) == 1
+    assert answers and all(isinstance(a, worker.WorkerResult) for a in answers)
     assert forked.findings == sequential.findings
     assert forked.data == sequential.data
+
+
+def _exit_now(*args: object, **kwargs: object) -> None:
+    os._exit(3)
+
+
+@pytest.mark.parametrize("stage", ["_serve", "consistency_findings", "description_checks"])
+@pytest.mark.parametrize(
+    "damage", [broken.break_tensor_not_in_index, broken.break_missing_entry, broken.break_gate_up]
+)
+def test_failed_index_worker_falls_back_to_the_same_findings(
+    w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, stage: str, damage: Callable[[Path], str]
+) -> None:
+    """A child that dies before, or after, sending the index: the parent does it itself."""
+    import dsprep.weights.index_worker as worker
+
+    damage(w8a8_dir)
+    sequential = check_model_dir(w8a8_dir)
+    monkeypatch.setattr(worker, "MIN_FORK_BYTES", 0)
+    monkeypatch.setattr(worker, "_core_to_spare", lambda: True)
+    monkeypatch.setattr(worker, stage, _exit_now)
+    fallback = check_model_dir(w8a8_dir)
+    assert fallback.findings == sequential.findings
+    assert fallback.data == sequential.data

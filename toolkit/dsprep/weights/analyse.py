@@ -15,6 +15,7 @@ from dsprep.weights.description import (
 )
 from dsprep.weights.headers import FP8_DTYPES, TensorInfo
 from dsprep.weights.quant_tensors import quant_tensor_findings
+from dsprep.weights.safety import JsonProblem, PathEscape
 from dsprep.weights.scan import Scan
 
 
@@ -89,7 +90,8 @@ def analyse(scan: Scan) -> list[Finding]:
     if not scan.has_description and not model_fp8 and not (config and cfg.says_fp8(config)):
         findings.append(unverified_finding(scan.model.display("quant_model_description.json")))
     findings.extend(_shard_findings(scan, stray_fp8))
-    if scan.description is not None and not model_fp8:
+    described = scan.description is not None or scan.described is not None
+    if described and not model_fp8:
         findings.extend(_description_findings(scan))
     return findings
 
@@ -175,11 +177,33 @@ def all_tensors(scan: Scan) -> dict[str, TensorInfo]:
 
 
 def _description_findings(scan: Scan) -> list[Finding]:
-    assert scan.description is not None and scan.description_name is not None
-    description = scan.description
+    assert scan.description_name is not None
     shown = scan.shown(scan.description_name)
     config = scan.config or {}
     groups = [header.tensors for header in scan.headers.values()]
+
+    def shard_of(tensor: str) -> str:
+        for name, header in scan.headers.items():
+            if tensor in header.tensors:
+                return scan.shown(name)
+        return shown
+
+    # Judged as the bfloat16 model vllm-ascend needs (a torch_dtype finding covers the rest).
+    if scan.described is not None:  # the child checked the description
+        findings = list(scan.described.findings)
+        if scan.quant_static is not None:
+            return findings + quant_tensor_findings(
+                {}, [], groups, shard_of, static=scan.quant_static
+            )
+        if scan.description is None:  # the fast path could not decide: walk it here
+            try:
+                scan.description = scan.model.load_json_object(scan.description_name)
+            except (JsonProblem, PathEscape):  # changed since the child read it
+                return findings
+        weights = weight_entries(scan.description)
+        return findings + quant_tensor_findings(scan.description, weights, groups, shard_of)
+    description = scan.description
+    assert description is not None
     weights = weight_entries(description)
     scan.weights = weights
     findings = description_checks(
@@ -190,16 +214,7 @@ def _description_findings(scan: Scan) -> list[Finding]:
         num_hidden_layers=cfg.int_key(config, "num_hidden_layers", 1 << 30),
         num_nextn_predict_layers=cfg.int_key(config, "num_nextn_predict_layers"),
     )
-
-    def shard_of(tensor: str) -> str:
-        for name, header in scan.headers.items():
-            if tensor in header.tensors:
-                return scan.shown(name)
-        return shown
-
-    # Judged as the bfloat16 model vllm-ascend needs (a torch_dtype finding covers the rest).
-    findings += quant_tensor_findings(description, weights, groups, shard_of)
-    return findings
+    return findings + quant_tensor_findings(description, weights, groups, shard_of)
 
 
 def summary(scan: Scan) -> dict[str, Any]:
@@ -217,9 +232,7 @@ def summary(scan: Scan) -> dict[str, Any]:
     return {
         "model_dir": str(scan.model.path),
         "architecture": cfg.architecture(config) if config else "unknown",
-        "quant_types": type_counts(
-            scan.weights if scan.weights is not None else weight_entries(scan.description or {})
-        ),
+        "quant_types": _quant_types(scan),
         "description": scan.description_name,
         "index": scan.index.name if scan.index is not None else None,
         "shards": len(scan.headers),
@@ -229,3 +242,11 @@ def summary(scan: Scan) -> dict[str, Any]:
         "mtp": bool(nextn and mtp_layers),
         "mtp_layers": mtp_layers,
     }
+
+
+def _quant_types(scan: Scan) -> dict[str, int]:
+    if scan.described is not None:
+        return scan.described.counts
+    if scan.weights is not None:
+        return type_counts(scan.weights)
+    return type_counts(weight_entries(scan.description or {}))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -147,26 +148,38 @@ def layer_index(name: str) -> int:
     return -1
 
 
+def _covered(group: Collection[str], description: Mapping[str, Any]) -> bool:
+    """Whether every name of ``group`` (a shard's tensors by name, or a list of names) has
+    an entry: one C-level subset test (or map) per shard."""
+    if isinstance(group, Mapping):
+        return group.keys() <= description.keys()
+    return all(map(description.__contains__, group))
+
+
 def coverage_findings(
     description: Mapping[str, Any],
-    shard_tensors: Iterable[Mapping[str, Any]],
+    shard_tensors: Iterable[Collection[str]],
     shown: str,
     *,
     weights: Sequence[tuple[str, Any]] | None = None,
     num_hidden_layers: int,
     num_nextn_predict_layers: int,
+    pairs: list[Finding] | None = None,
+    covered: bool = False,
 ) -> list[Finding]:
     """missing-description-entry, mtp-not-covered, gate-up-mismatch.
 
     ``shard_tensors`` holds each shard's tensors by name; the usual case (every tensor has
-    an entry) is one C-level subset test per shard.
+    an entry) is one C-level subset test per shard. ``pairs`` are the gate-up-mismatch
+    findings when computed already (they need the description only); ``covered`` says
+    every tensor is known to have an entry (tested already).
     """
     groups = list(shard_tensors)
     weights = weight_entries(description) if weights is None else weights
     keys = description.keys()
     missing: list[str] = []
-    if not all(group.keys() <= keys for group in groups):
-        absent = {n for group in groups for n in group.keys() - keys}
+    if not covered and not all(map(_covered, groups, repeat(description))):
+        absent = {n for group in groups for n in group if n not in keys}
         missing = sorted(n for n in absent if needs_entry(n))
     regular = [n for n in missing if layer_index(n) < num_hidden_layers]
     mtp = [n for n in missing if layer_index(n) >= num_hidden_layers]
@@ -195,9 +208,11 @@ def coverage_findings(
                 hint='add the MTP layer\'s weights to the description as "FLOAT"',
             )
         )
-    from dsprep.weights.pairs import pair_findings
+    if pairs is None:
+        from dsprep.weights.pairs import pair_findings
 
-    return findings + pair_findings(description, weights, shown)
+        pairs = pair_findings(description, weights, shown)
+    return findings + pairs
 
 
 def weight_entries(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -210,19 +225,37 @@ def weight_entries(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 def description_checks(
     description: Mapping[str, Any],
-    shard_tensors: Iterable[Mapping[str, Any]],
+    shard_tensors: Iterable[Collection[str]],
     shown: str,
     *,
     weights: Sequence[tuple[str, Any]] | None = None,
     num_hidden_layers: int,
     num_nextn_predict_layers: int,
+    early: tuple[list[Finding], list[Finding]] | None = None,
+    covered: bool = False,
 ) -> list[Finding]:
-    """Everything about the description that needs only tensor names: types, coverage, pairs."""
-    return type_findings(description, shown) + coverage_findings(
+    """Everything about the description that needs only tensor names: types, coverage, pairs.
+
+    ``early`` is :func:`early_checks` when computed already; ``covered`` as in
+    :func:`coverage_findings`.
+    """
+    types, pairs = early if early is not None else (type_findings(description, shown), None)
+    return types + coverage_findings(
         description,
         shard_tensors,
         shown,
         weights=weights,
         num_hidden_layers=num_hidden_layers,
         num_nextn_predict_layers=num_nextn_predict_layers,
+        pairs=pairs,
+        covered=covered,
     )
+
+
+def early_checks(
+    description: Mapping[str, Any], shown: str, weights: Sequence[tuple[str, Any]]
+) -> tuple[list[Finding], list[Finding]]:
+    """The checks that need the description alone: (unknown types, gate/up pairs)."""
+    from dsprep.weights.pairs import pair_findings
+
+    return type_findings(description, shown), pair_findings(description, weights, shown)

@@ -231,10 +231,15 @@ def _tiling(path: Path, tensors: Any) -> int:
     """Offsets must tile ``[0, end)`` exactly, as the safetensors library demands.
 
     Sorted by (start, end), every start must equal the previous end: checked as one
-    comparison of two tuples instead of a Python loop.
+    comparison of two tuples instead of a Python loop. Headers usually list the tensors in
+    data order: when they tile as listed (no end below its start, see the callers), that
+    order is the sorted one, and the sort is skipped.
     """
     if not tensors:
         return 0
+    starts, ends = zip(*map(_SPAN, tensors.values()), strict=True)
+    if starts[0] == 0 and starts[1:] == ends[:-1]:
+        return int(ends[-1])
     spans = sorted(map(_SPAN, tensors.values()))
     starts, ends = zip(*spans, strict=True)
     if starts[0] == 0 and starts[1:] == ends[:-1]:

@@ -91,12 +91,14 @@ def consistency_findings(
     index_shown: str,
     headers: Mapping[str, Collection[str]],
     shown: Callable[[str], str],
+    grouped: Mapping[str, set[str]] | None = None,
 ) -> list[Finding]:
     """tensor-not-in-shard / tensor-not-in-index for every indexed shard that parsed.
 
     ``headers`` maps shard names to the tensor names of their headers (missing or broken
     shards are reported elsewhere), ``shown`` gives a shard's shown path. Fast path: every
-    header tensor maps to its own shard and the counts agree (C-level map/count).
+    header tensor maps to its own shard and the counts agree (C-level map/count, or one
+    subset test per shard against ``grouped``, :meth:`ShardIndex.names_by_shard`).
     """
     lookup = index.weight_map.get
     consistent = True
@@ -104,8 +106,12 @@ def consistency_findings(
         header = headers.get(shard)
         if header is None:
             continue
-        placed = list(map(lookup, header))
-        if placed.count(shard) != len(placed) or index.counts[shard] != len(placed):
+        if grouped is not None:
+            same = len(header) == index.counts[shard] and grouped[shard].issuperset(header)
+        else:
+            placed = list(map(lookup, header))
+            same = placed.count(shard) == len(placed) == index.counts[shard]
+        if not same:
             consistent = False
             break
     if consistent:

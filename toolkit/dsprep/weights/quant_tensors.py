@@ -53,6 +53,7 @@ def quant_tensor_findings(
     shard_of: Callable[[str], str],
     *,
     model_dtype: str = "bfloat16",
+    static: list[tuple[str, Mapping[str, TensorInfo]]] | None = None,
 ) -> list[Finding]:
     """``bad-quant-tensor`` for every quantized weight whose tensors vllm-ascend would reject.
 
@@ -60,18 +61,18 @@ def quant_tensor_findings(
     ``shard_tensors`` each shard's tensors by name, ``shard_of`` maps a tensor to its
     shard's shown path (called only for findings). The fast path checks shard by shard
     with C-level map/compare over whole lists (a shard's own dict is small and cache-hot);
-    anything unusual is walked one weight at a time by :func:`_explain`.
+    anything unusual is walked one weight at a time by :func:`_explain`. ``static`` is the
+    fast path's answer when it was computed already (see :func:`fast_path_static`).
     """
-    static = _fast_path(description, weights, shard_tensors)
-    tensors: dict[str, TensorInfo] = {}
+    if static is None:
+        static = _fast_path(description, weights, shard_tensors)
     if static is not None:  # only the (few) static W8A8 weights remain to be checked
+        everywhere = _Everywhere(shard_tensors)
         findings = []
         for key, group in static:
             found = _explain(key, "W8A8", group, shard_of, model_dtype)
             if found:  # maybe a companion sits in another shard: look everywhere
-                if not tensors:
-                    tensors = _merged(shard_tensors)
-                found = _explain(key, "W8A8", tensors, shard_of, model_dtype)
+                found = _explain(key, "W8A8", everywhere, shard_of, model_dtype)
             findings += found
         return capped(findings, "bad-quant-tensor", "tensors")
     tensors = _merged(shard_tensors)
@@ -99,6 +100,71 @@ def _merged(shard_tensors: Sequence[Mapping[str, TensorInfo]]) -> dict[str, Tens
     return tensors
 
 
+def i8_weights(group: Mapping[str, TensorInfo]) -> list[str]:
+    """The I8 ``*.weight`` tensors of one shard, in header order."""
+    return [n for n, info in group.items() if info[0] == "I8" and n.endswith(".weight")]
+
+
+def static_weights(
+    get: Callable[[str], Any], weights: Sequence[tuple[str, Any]], i8_groups: Sequence[list[str]]
+) -> list[list[str]] | None:
+    """The static W8A8 weights among each shard's I8 weights (the rest is W8A8_DYNAMIC), or
+    None when the fast path cannot decide: an I8 weight described otherwise, or fewer I8
+    weights than quantized entries. Needs the description only (``get`` is its ``.get``).
+    """
+    described = sum(1 for _, v in weights if v in _QUANT_TYPES)
+    found = 0
+    statics: list[list[str]] = []
+    for names in i8_groups:
+        types = list(map(get, names))
+        try:
+            if not set(types) <= _QUANT_TYPES:
+                return None
+        except TypeError:  # an unhashable type in the description: walk one by one
+            return None
+        statics.append([n for n, t in zip(names, types, strict=True) if t == "W8A8"])
+        found += len(names)
+    return statics if found == described else None
+
+
+def dynamic_ok(
+    shard_tensors: Sequence[Mapping[str, TensorInfo]],
+    i8_groups: Sequence[list[str]],
+    statics: Sequence[list[str]] | None = None,
+) -> int:
+    """Every I8 weight not in ``statics`` has float [out, 1] scale and offset (looked up in
+    its own shard first, then in all): 0 when not, 1 when so, 2 when so but a companion
+    sits in another shard. Without ``statics`` all count as dynamic: a conservative early
+    answer (1 implies 1 for any ``statics``)."""
+    everywhere = _Everywhere(shard_tensors)
+    for i, (group, names) in enumerate(zip(shard_tensors, i8_groups, strict=True)):
+        static = set(statics[i]) if statics is not None else ()
+        dynamic = [n for n in names if n not in static] if static else names
+        if not _dynamic_ok(dynamic, group.get, everywhere.get):
+            return 0
+    return 2 if everywhere.used else 1
+
+
+def fast_path_static(
+    shard_tensors: Sequence[Mapping[str, TensorInfo]],
+    statics: Sequence[list[str]],
+    order: Sequence[str] | None = None,
+) -> list[tuple[str, Mapping[str, TensorInfo]]]:
+    """The static weights with their shards, as :func:`quant_tensor_findings` takes them:
+    in shard order, or in ``order`` (the description's W8A8 entries), which is the order
+    of the walk when :func:`dynamic_ok` said 2 (so the findings come in the same order)."""
+    static = [(n, g) for g, names in zip(shard_tensors, statics, strict=True) for n in names]
+    if order is not None:
+        position = {name: i for i, name in enumerate(order)}
+        static.sort(key=lambda item: position.get(item[0], len(position)))
+    return static
+
+
+def static_order(weights: Sequence[tuple[str, Any]]) -> list[str]:
+    """The description's W8A8 entries, in its order (see :func:`fast_path_static`)."""
+    return [k for k, v in weights if v == "W8A8"]
+
+
 def _fast_path(
     description: Mapping[str, Any],
     weights: Sequence[tuple[str, Any]],
@@ -107,45 +173,39 @@ def _fast_path(
     """The static W8A8 weights left to check, or None when the fast path cannot decide.
 
     Decides when: every I8 ``*.weight`` tensor is described W8A8 or W8A8_DYNAMIC, the
-    dynamic ones have float [out, 1] scale and offset in their own shard, and their number
-    equals the description's quantized entries (so none is missing or not I8).
+    dynamic ones have float [out, 1] scale and offset (in their own shard, or failing that
+    in any), and their number equals the description's quantized entries (so none is
+    missing or not I8).
     """
-    get = description.get
-    described = sum(1 for _, v in weights if v in _QUANT_TYPES)
-    found = 0
-    static: list[tuple[str, Mapping[str, TensorInfo]]] = []
-    anywhere = _anywhere(shard_tensors)
-    for group in shard_tensors:
-        names = [n for n, info in group.items() if info[0] == "I8" and n.endswith(".weight")]
-        types = list(map(get, names))
-        try:
-            if not set(types) <= _QUANT_TYPES:
-                return None
-        except TypeError:  # an unhashable type in the description: walk one by one
-            return None
-        dynamic = [n for n, t in zip(names, types, strict=True) if t == "W8A8_DYNAMIC"]
-        if len(dynamic) != len(names):
-            static += [(n, group) for n, t in zip(names, types, strict=True) if t == "W8A8"]
-        if not _dynamic_ok(dynamic, group.get, anywhere):
-            return None
-        found += len(names)
-    return static if found == described else None
+    i8_groups = [i8_weights(group) for group in shard_tensors]
+    statics = static_weights(description.get, weights, i8_groups)
+    found = dynamic_ok(shard_tensors, i8_groups, statics) if statics is not None else 0
+    if statics is None or not found:
+        return None
+    return fast_path_static(shard_tensors, statics, static_order(weights) if found == 2 else None)
 
 
-def _anywhere(
-    shard_tensors: Sequence[Mapping[str, TensorInfo]],
-) -> Callable[[str], TensorInfo | None]:
-    """A lookup across all shards, the last one winning (as in :func:`_merged`)."""
-    groups = list(shard_tensors)[::-1]
+class _Everywhere:
+    """``get``/``[]`` across all shards, the last one winning as in :func:`_merged`
+    (without merging ~139,000 entries for the few lookups that need it)."""
 
-    def get(name: str) -> TensorInfo | None:
-        for group in groups:
+    def __init__(self, shard_tensors: Sequence[Mapping[str, TensorInfo]]) -> None:
+        self._groups = list(shard_tensors)[::-1]
+        self.used = False
+
+    def get(self, name: str) -> TensorInfo | None:
+        self.used = True
+        for group in self._groups:
             info = group.get(name)
             if info is not None:
                 return info
         return None
 
-    return get
+    def __getitem__(self, name: str) -> TensorInfo:
+        info = self.get(name)
+        if info is None:
+            raise KeyError(name)
+        return info
 
 
 def _dynamic_ok(
@@ -162,8 +222,14 @@ def _dynamic_ok(
     scales: list[Any] = list(map(get, [k + "_scale" for k in keys]))
     offsets: list[Any] = list(map(get, [k + "_offset" for k in keys]))
     if fallback is not None and (None in scales or None in offsets):
-        scales = [s if s is not None else fallback(k + "_scale") for k, s in zip(keys, scales)]
-        offsets = [o if o is not None else fallback(k + "_offset") for k, o in zip(keys, offsets)]
+        scales = [
+            s if s is not None else fallback(k + "_scale")
+            for k, s in zip(keys, scales, strict=True)
+        ]
+        offsets = [
+            o if o is not None else fallback(k + "_offset")
+            for k, o in zip(keys, offsets, strict=True)
+        ]
     if None in scales or None in offsets:
         return False
     shapes = list(map(_SHAPE, infos))
@@ -180,7 +246,7 @@ def _dynamic_ok(
 def _explain(
     key: str,
     quant_type: str,
-    tensors: Mapping[str, TensorInfo],
+    tensors: Mapping[str, TensorInfo] | _Everywhere,
     shard_of: Callable[[str], str],
     model_dtype: str,
 ) -> list[Finding]:

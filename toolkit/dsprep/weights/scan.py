@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsprep.findings import Finding
+from dsprep.weights import config as cfg
 from dsprep.weights.description import description_names
 from dsprep.weights.headers import HeaderError, ShardHeader, TensorInfo, read_shard_header
 from dsprep.weights.index import (
@@ -22,8 +23,10 @@ from dsprep.weights.index import (
     multiple_index_finding,
     stray_index_finding,
 )
-from dsprep.weights.index_worker import IndexWorker, WorkerResult, load_index
+from dsprep.weights.index_worker import IndexWorker, load_index
+from dsprep.weights.quant_tensors import dynamic_ok, fast_path_static, i8_weights
 from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
+from dsprep.weights.worker_pipe import Described, Request, WorkerResult
 
 SHARD_SUFFIX = ".safetensors"
 
@@ -45,6 +48,8 @@ class Scan:
     findings: list[Finding] = field(default_factory=list)
     merged: dict[str, TensorInfo] | None = None  # all tensors by name, see analyse.all_tensors
     weights: list[tuple[str, Any]] | None = None  # the description's .weight entries
+    described: Described | None = None  # the description's checks, made by the child
+    quant_static: list[tuple[str, Any]] | None = None  # the quant fast path's answer, ditto
 
     @property
     def has_description(self) -> bool:
@@ -64,8 +69,9 @@ class Scan:
 def scan_model_dir(model: ModelDir) -> Scan:
     """Read the folder: config, shard headers, index (checked against them), description.
 
-    On a big folder the index is loaded and checked by :class:`IndexWorker` (a forked
-    child) while this process validates the headers and parses the description.
+    On a big folder a forked child (:class:`IndexWorker`) parses the index and the
+    description and checks them against the header names while this process validates
+    the headers; the findings are the same either way.
     """
     scan = Scan(model, model.entries())
     valid, misnamed = description_names(scan.names)
@@ -74,15 +80,18 @@ def scan_model_dir(model: ModelDir) -> Scan:
     chosen = (valid or misnamed or [""])[0]
     _scan_config(scan)
     local = [n for n in scan.names if n.endswith(SHARD_SUFFIX)]
-    worker = IndexWorker(model, main, has_description=scan.has_description)
+    worker = IndexWorker(model, main, chosen, has_description=scan.has_description)
     try:
         _read_shards(scan, local, {}, "")
-        if worker.active:  # the child has the index: parse the description meanwhile
-            _scan_description(scan, chosen)
-        if main is not None:
-            _scan_index(scan, main, stray, worker.result())
-        if not worker.active:  # index checked and freed first: a lower peak of memory
-            _scan_description(scan, chosen)
+        index = _scan_index(scan, main, stray, worker) if main is not None else None
+        from_worker = _ask(scan, worker)
+        if index is not None:
+            _check_index(scan, index, from_worker)
+        if from_worker is not None:
+            scan.description_name = chosen or None
+            if from_worker.problem is not None:
+                scan.findings.append(from_worker.problem)
+        _scan_description(scan, chosen, from_worker)
         indexed = scan.index.shards if scan.index is not None else []
         scan.shard_names = list(dict.fromkeys([*indexed, *local]))
     finally:
@@ -90,8 +99,42 @@ def scan_model_dir(model: ModelDir) -> Scan:
     return scan
 
 
-def _scan_description(scan: Scan, name: str) -> None:
-    if name and scan.description_name is None:
+def _ask(scan: Scan, worker: IndexWorker) -> WorkerResult | None:
+    """Send the validated header names to the child, and take its answer (None: no child,
+    or it failed). Meanwhile, check the dynamic weights' companions (cf. quant_tensors)."""
+    if not worker.active:
+        return None
+    groups = [header.tensors for header in scan.headers.values()]
+    i8 = [i8_weights(group) for group in groups]
+    packed_i8 = list(map(Request.pack, i8))
+    if None in packed_i8 or not worker.send(packed_i8):  # None: a NUL in a name
+        worker.close()
+        return None
+    config = scan.config or {}
+    names = {name: Request.pack(list(header.tensors)) for name, header in scan.headers.items()}
+    request = Request(
+        names,  # type: ignore[arg-type]
+        cfg.int_key(config, "num_hidden_layers", 1 << 30),
+        cfg.int_key(config, "num_nextn_predict_layers"),
+    )
+    if None in names.values() or not worker.send(request):
+        worker.close()
+        return None
+    early = dynamic_ok(groups, i8)  # all as dynamic: 1 holds for any static ones
+    result = worker.result()
+    described = result.described if result is not None else None
+    if described is not None and described.statics is not None:
+        found = early if early == 1 else dynamic_ok(groups, i8, described.statics)
+        if found:
+            order = described.order if found == 2 else None
+            scan.quant_static = fast_path_static(groups, described.statics, order)
+    return result
+
+
+def _scan_description(scan: Scan, name: str, from_worker: WorkerResult | None) -> None:
+    if from_worker is not None:
+        scan.described = from_worker.described
+    elif name and scan.description_name is None:
         scan.description_name = name
         scan.description = scan.load_json(name)
 
@@ -110,36 +153,40 @@ def _scan_config(scan: Scan) -> None:
     )
 
 
-def _scan_index(
-    scan: Scan,
-    main: str,
-    stray: list[str],
-    from_worker: WorkerResult | None,
-) -> None:
+def _scan_index(scan: Scan, main: str, stray: list[str], worker: IndexWorker) -> ShardIndex | None:
+    """Stray and extra indexes, the index (from the child when there is one) and the
+    indexed shards not read yet; the index, or None when it is unusable."""
     main_shown = scan.shown(main)
     for name in stray:
         scan.findings.append(stray_index_finding(scan.shown(name), main_shown))
     others = [n for n in index_names(scan.names) if n not in stray and n != main]
     scan.findings.extend(multiple_index_finding(scan.shown(n), main_shown) for n in others)
-    if from_worker is None or from_worker.index is None:
+    index = worker.index() if worker.active else None
+    if index is None:
         index = load_index(scan.model, main, has_description=scan.has_description)
-        from_worker = None
-    else:
-        index = from_worker.index
     if isinstance(index, Finding):
         scan.findings.append(index)
-        return
+        return None
     scan.index = index
     extra = [n for n in index.shards if n not in scan.headers]
     _read_shards(scan, extra, index.counts, main_shown)
-    if from_worker is None:
-        names = {name: header.tensors for name, header in scan.headers.items()}
-        found = consistency_findings(index, main_shown, names, scan.shown)
-        index.weight_map = {}  # checked: free it
-    else:  # the child saw every readable header; keep what concerns shards that validated
-        parsed = {scan.shown(name) for name in scan.headers}
-        found = [f for f in from_worker.consistency if f.path in parsed]
-    scan.findings.extend(found)
+    return index
+
+
+def _check_index(scan: Scan, index: ShardIndex, from_worker: WorkerResult | None) -> None:
+    """tensor-not-in-shard / tensor-not-in-index (computed by the child when there is one)."""
+    if from_worker is not None:
+        scan.findings.extend(from_worker.consistency)
+        return
+    if not index.weight_map:  # the child sent it without its weight_map, then failed
+        reloaded = load_index(scan.model, index.name, has_description=scan.has_description)
+        if not isinstance(reloaded, ShardIndex):
+            return
+        index.weight_map = reloaded.weight_map
+    names = {name: header.tensors for name, header in scan.headers.items()}
+    main_shown = scan.shown(index.name)
+    scan.findings.extend(consistency_findings(index, main_shown, names, scan.shown))
+    index.weight_map = {}  # checked: free it
 
 
 def _read_shards(scan: Scan, names: list[str], counts: dict[str, int], index_shown: str) -> None:
