@@ -31,32 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from dsprep.demo.checkpoint import TinySpec, config_document, w8a8_layout
+from dsprep.demo.checkpoint import FULL_SIZE, TinySpec, config_document, w8a8_layout
 
-FULL = TinySpec(
-    num_hidden_layers=61,
-    first_k_dense_replace=3,
-    n_routed_experts=256,
-    n_shared_experts=1,
-    num_experts_per_tok=8,
-    num_nextn_predict_layers=1,
-    hidden_size=7168,
-    intermediate_size=18432,
-    moe_intermediate_size=2048,
-    num_attention_heads=128,
-    q_lora_rank=1536,
-    kv_lora_rank=512,
-    qk_nope_head_dim=128,
-    qk_rope_head_dim=64,
-    v_head_dim=128,
-    vocab_size=129280,
-    max_position_embeddings=163840,
-    shards=163,
-)
 # Same tensor names and counts, every matrix dimension / 10: ~1/100 of the data bytes.
 SMALL = TinySpec(
     **{
-        **FULL.__dict__,
+        **FULL_SIZE.__dict__,
         "hidden_size": 717,
         "intermediate_size": 1843,
         "moe_intermediate_size": 205,
@@ -185,11 +165,11 @@ def main() -> int:
     try:
         full, small = root / "full", root / "small"
         t0 = time.perf_counter()
-        full_bytes = write_layout(full, FULL)
+        full_bytes = write_layout(full, FULL_SIZE)
         small_bytes = write_layout(small, SMALL)
         print(
-            f"layout written in {time.perf_counter() - t0:.1f} s: {FULL.shards} shards, "
-            f"{len(w8a8_layout(FULL))} tensors, {full_bytes / 1e9:.0f} GB logical "
+            f"layout written in {time.perf_counter() - t0:.1f} s: {FULL_SIZE.shards} shards, "
+            f"{len(w8a8_layout(FULL_SIZE))} tensors, {full_bytes / 1e9:.0f} GB logical "
             f"(the 1/100 layout: {small_bytes / 1e9:.1f} GB)"
         )
         cli(full), cli(small)  # warm the page cache

@@ -22,34 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from dsprep.demo.checkpoint import TinySpec, config_document
+from dsprep.demo.checkpoint import FULL_SIZE, config_document
 from dsprep.demo.hub import HubFile, LoopbackHub, bytes_file, generated_file
 
 REPO = "deepseek-ai/DeepSeek-V3.1"
 SHARDS = 163
 SHARD_BYTES = 4_300_000_000
 BUDGET = 1_000_000
-FULL = TinySpec(
-    num_hidden_layers=61,
-    first_k_dense_replace=3,
-    n_routed_experts=256,
-    num_experts_per_tok=8,
-    hidden_size=7168,
-    intermediate_size=18432,
-    moe_intermediate_size=2048,
-    num_attention_heads=128,
-    q_lora_rank=1536,
-    kv_lora_rank=512,
-    qk_nope_head_dim=128,
-    qk_rope_head_dim=64,
-    v_head_dim=128,
-    vocab_size=129280,
-    max_position_embeddings=163840,
-)
 
 
 def fp8_repo() -> list[HubFile]:
-    config = config_document(FULL)
+    config = config_document(FULL_SIZE)
     config["quantization_config"] = {
         "activation_scheme": "dynamic",
         "fmt": "e4m3",
