@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from dsprep.hooks.check_template import main
 from dsprep.template.build import build_template
 from dsprep.template.tokens import BAR
@@ -68,3 +70,33 @@ def test_broken_tokenizer_config_is_a_finding(model_repo: Path, run_hook_main: R
     assert outcome.exit_code == 1
     assert [code for path, _, code in outcome.lines() if path == CONFIG] == ["bad-input"]
     assert "not valid JSON" in outcome.stdout
+
+
+def test_null_chat_template_is_an_error_not_a_missing_one(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    edit_json(model_repo / CONFIG, chat_template=None)
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 1
+    assert outcome.lines() == [(CONFIG, "error", "bad-input")]
+    assert "no chat_template in this file" in outcome.stdout
+
+
+def test_lint_and_self_test_share_one_read_of_the_tokenizer(
+    model_repo: Path, run_hook_main: RunHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tokenizer.json (7.8 MB for the real model) is read once, not once per check."""
+    import dsprep.template.source as source_module
+
+    reads: list[str] = []
+    real_read_text = source_module.read_text
+
+    def counting_read_text(path: Path) -> str:
+        reads.append(Path(path).name)
+        return real_read_text(path)
+
+    monkeypatch.setattr(source_module, "read_text", counting_read_text)
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 0, outcome.stdout
+    assert reads.count("tokenizer.json") == 1
+    assert reads.count(CONFIG) <= 2  # the template source, the tokenizer's special tokens

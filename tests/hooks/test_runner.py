@@ -10,7 +10,7 @@ import pytest
 
 from dsprep.errors import InputError
 from dsprep.findings import Finding, Severity
-from dsprep.hooks.runner import files_by_folder, run_hook
+from dsprep.hooks.runner import error_finding, files_by_folder, run_hook
 
 
 def test_internal_error_is_one_line_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,3 +88,18 @@ def test_every_hook_help_shows_an_example(module: str, capsys: pytest.CaptureFix
         hook.main(["--help"])
     assert raised.value.code == 0
     assert f"Example: {hook.PROG} {hook.EXAMPLE}" in capsys.readouterr().out
+
+
+def test_error_finding_keeps_only_errors_about_the_input() -> None:
+    path = Path("model/tokenizer_config.json")
+    own = InputError("broken", hint="fix it", path=path)
+    assert error_finding(own, path) == Finding("bad-input", str(path), "broken", "fix it")
+    unnamed = InputError("broken")
+    assert error_finding(unnamed, path).path == str(path)
+    sibling = InputError("broken", path="model/tokenizer.json")
+    with pytest.raises(InputError):
+        error_finding(sibling, path)  # not this file's fault: the hook cannot run (exit 3)
+    assert error_finding(sibling, path, beside=True).path == "model/tokenizer.json"
+    elsewhere = InputError("schema missing", path="/usr/lib/dsprep/schemas/x.json")
+    with pytest.raises(InputError):
+        error_finding(elsewhere, path, beside=True)

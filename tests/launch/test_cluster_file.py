@@ -154,3 +154,52 @@ def test_example_document_is_not_mutated_between_calls() -> None:
     second = copy.deepcopy(first)
     first["nodes"].append({})
     assert example_document() == second
+
+
+def _schema_defaults(schema: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``{"container.name": "deepseek-v31-w8a8", …}``: every ``default`` the schema states."""
+    found: dict[str, Any] = {}
+    if "default" in schema:
+        found[".".join(path)] = schema["default"]
+    for name, sub in schema.get("properties", {}).items():
+        found.update(_schema_defaults(sub, (*path, name)))
+    if isinstance(schema.get("items"), dict):
+        found.update(_schema_defaults(schema["items"], (*path, "[]")))
+    return found
+
+
+def test_schema_defaults_are_the_defaults_dsprep_fills_in(tmp_path: Path) -> None:
+    """The schema's ``default`` keywords (what editors show) and build_cluster's fallbacks
+    are written twice; they must not drift apart."""
+    from dsprep.resources import load_schema
+
+    document = example_document()
+    minimal = {key: document[key] for key in ("image", "model", "parallel", "limits", "ports")}
+    minimal["image"] = {"tag": document["image"]["tag"]}
+    minimal["model"] = {k: document["model"][k] for k in ("path", "served_name")}
+    minimal["limits"] = {k: v for k, v in document["limits"].items() if k != "prefix_caching"}
+    minimal["parallel"] = {k: document["parallel"][k] for k in ("tp", "dp", "dp_local")}
+    minimal["nodes"] = [{k: n[k] for k in ("name", "ip", "nic")} for n in document["nodes"]]
+    loaded = load_cluster(write_cluster(tmp_path, minimal))
+    assert loaded.findings == [] and loaded.cluster is not None
+    cluster = loaded.cluster
+    filled = {
+        "image.repository": cluster.image_repository,
+        "container.name": cluster.container_name,
+        "container.shm_size": cluster.shm_size,
+        "model.seed": cluster.seed,
+        "device": cluster.device,
+        "nodes.[].npus": cluster.nodes[0].npus,
+        "parallel.expert_parallel": cluster.expert_parallel,
+        "limits.prefix_caching": cluster.prefix_caching,
+        "graph.mode": cluster.graph_mode,
+        "scheduler.ascend": cluster.ascend_scheduler,
+        "scheduler.chunked_prefill": cluster.chunked_prefill,
+        "features.tools": cluster.tools,
+        "features.thinking_default": cluster.thinking_default,
+        "features.reasoning_parser": cluster.reasoning_parser,
+        "features.mtp": cluster.mtp,
+        "features.mtp_tokens": cluster.mtp_tokens,
+        "bind_host": cluster.bind_host,
+    }
+    assert _schema_defaults(load_schema("cluster.schema.json")) == filled

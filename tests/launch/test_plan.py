@@ -136,3 +136,16 @@ def test_plan_cli_model_dir_without_config(
     outcome = run_cli("plan", str(cluster), "--model-dir", str(tmp_path / "empty"))
     assert outcome.exit_code == 3
     assert "config.json does not exist" in outcome.stderr
+
+
+def test_model_dir_config_without_shards_is_named_config(tmp_path: Path) -> None:
+    """A config.json that sets no shape key still counts as read: the plan says config.json,
+    not the built-in shape, and does not tell the user to pass --model-dir again."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    plan, cluster = plan_for(tmp_path, example_document(), model)
+    assert plan.weights.source == "config"
+    from dsprep.launch.plan import plan_lines
+
+    assert plan_lines(plan, cluster)[0].startswith("Weights estimated from config.json")

@@ -179,3 +179,32 @@ def test_v011_mtp_and_eager(tmp_path: Path) -> None:
     assert "--enforce-eager" in argv
     spec = argv[argv.index("--speculative-config") + 1]
     assert spec == '{"num_speculative_tokens":1,"method":"deepseek_mtp"}'
+
+
+def test_flags_owned_by_features_and_graph_mode(tmp_path: Path) -> None:
+    """--speculative-config with features.mtp and --compilation-config where the graph mode
+    writes one are conflicts (either spelling); another draft method is not judged."""
+    document = example_document()
+    _v012(document)
+    document["features"]["mtp"] = True
+    document["extra_args"] = ["--speculative-config", "{}", "--compilation-config={}"]
+    outcome = validate(write_cluster(tmp_path, document))
+    assert [
+        (f.code, f.message, f.hint) for f in outcome.findings if f.code.startswith("extra")
+    ] == [
+        (
+            "extra-arg-conflict",
+            "extra_args[2]: --compilation-config is set by graph.mode/graph.batch_sizes on this"
+            " image",
+            "remove it from extra_args",
+        ),
+        (
+            "extra-arg-conflict",
+            "extra_args[0]: --speculative-config is set by features.mtp",
+            "remove it from extra_args",
+        ),
+    ]
+    document["features"]["mtp"] = False
+    document["extra_args"] = ["--speculative-config", '{"method":"eagle"}']
+    outcome = validate(write_cluster(tmp_path, document))
+    assert not [f for f in outcome.findings if f.code in ("mtp-method-wrong", "extra-arg-conflict")]

@@ -89,6 +89,22 @@ def test_bad_input_is_one_error_line(
     assert "Example: dsprep render" in run_cli("render", "--help").stdout
 
 
+def test_json_nested_too_deeply_is_bad_input(
+    run_cli: Cli, make_model: ModelFactory, tmp_path: Path
+) -> None:
+    """json's RecursionError on a hostile file is a clear bad-input error, exit 3."""
+    folder = make_model(build_template(thinking=False))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    outcome = run_cli("render", str(folder), "--messages", str(deep))
+    assert outcome.exit_code == 3
+    assert outcome.stderr.startswith(f"Error: {deep} nests its JSON too deeply")
+    assert "Traceback" not in outcome.stderr
+    document = run_cli("render", str(folder), "--messages", str(deep), "--format", "json").json()
+    assert document["status"] == "error"
+    assert document["findings"][0]["code"] == "bad-input"
+
+
 def test_hostile_template_via_cli(run_cli: Cli, make_model: ModelFactory) -> None:
     folder = make_model("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     outcome = run_cli("render", str(folder), "--messages", str(CONVERSATION), "--format", "json")

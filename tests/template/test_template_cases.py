@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -154,3 +156,10 @@ def test_cases_validate_against_the_schema() -> None:
         )
     for case in load_cases():
         assert request_for(case, "vllm").dialect == "vllm"
+
+
+def test_render_module_loads_without_jsonschema() -> None:
+    """`dsprep render --messages` never validates the cases, so it does not import jsonschema."""
+    probe = "import sys, dsprep.template.prompt; print('jsonschema' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -10,17 +10,8 @@ from typing import Any
 
 import click
 
-from dsprep.cli.common import format_option, run_command
+from dsprep.cli.common import format_option, human_bytes, run_command
 from dsprep.findings import Result
-
-
-def human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def check_summary(data: dict[str, Any]) -> list[str]:

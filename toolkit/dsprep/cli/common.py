@@ -21,6 +21,17 @@ from dsprep.report import (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def human_bytes(count: int) -> str:
+    """``512 B``, ``1.5 KiB`` … ``690.0 GiB``: a byte count for the text summaries."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
 
 
 def format_option(func: F) -> F:
@@ -53,20 +64,14 @@ def fail(ctx: click.Context, command: str, fmt: str, error: DsprepError) -> NoRe
     raise AssertionError("unreachable")  # pragma: no cover - ctx.exit raises
 
 
-def run_command(
-    ctx: click.Context,
-    command: str,
-    fmt: str,
-    produce: Callable[[], Result],
-    summary: SummaryFn | None = None,
-) -> NoReturn:
-    """Call the core, render its result in ``fmt``, exit 0 (ok) or 1 (findings).
+def call_core(ctx: click.Context, command: str, fmt: str, produce: Callable[[], T]) -> T:
+    """Call the core and return what it produced.
 
     A :class:`DsprepError` becomes one ``Error:`` line (or a JSON error document) and its
     exit code; any other exception is an internal error, exit 3, traceback only with --debug.
     """
     try:
-        result = produce()
+        return produce()
     except DsprepError as exc:
         fail(ctx, command, fmt, exc)
     except KeyboardInterrupt:
@@ -81,7 +86,18 @@ def run_command(
             hint="re-run with --debug for the traceback and report it",
         )
         fail(ctx, command, fmt, error)
-    emit(ctx, fmt, result, summary)
+
+
+def run_command(
+    ctx: click.Context,
+    command: str,
+    fmt: str,
+    produce: Callable[[], Result],
+    summary: SummaryFn | None = None,
+) -> NoReturn:
+    """Call the core (see :func:`call_core`), render its result in ``fmt``, exit 0 (ok) or 1
+    (findings)."""
+    emit(ctx, fmt, call_core(ctx, command, fmt, produce), summary)
 
 
 def emit(

@@ -29,9 +29,11 @@ def _summary(data: dict[str, Any]) -> list[str]:
     lines += [f"  {name}" for name in written]
     memory = data.get("memory", {})
     if memory:
+        from dsprep.launch.plan import gib
+
         verdict = "fits" if memory.get("fits") else "DOES NOT FIT"
         lines.append(
-            f"memory per NPU: {verdict}, headroom {memory['headroom_bytes'] / 1024**3:.2f} GiB"
+            f"memory per NPU: {verdict}, headroom {gib(memory['headroom_bytes'])}"
             f" (details in {data['out']}/PLAN.md)"
         )
     lines.append(f"next: follow the run order in {data['out']}/PLAN.md")

@@ -7,17 +7,8 @@ from typing import Any
 
 import click
 
-from dsprep.cli.common import format_option, run_command
+from dsprep.cli.common import format_option, human_bytes, run_command
 from dsprep.findings import Result
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def fetch_summary(data: dict[str, Any]) -> list[str]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from dsprep.cli.common import debug_enabled, emit, fail, format_option, run_command
-from dsprep.errors import DsprepError
+from dsprep.cli.common import call_core, emit, format_option, run_command
 from dsprep.findings import Result
+
+if TYPE_CHECKING:
+    from dsprep.template.prompt import RenderedPrompt
 
 
 def self_test_summary(data: dict[str, Any]) -> list[str]:
@@ -87,21 +87,21 @@ def render(
     back with a deepseek_v31-compatible parser. Exit 0 ok, 1 self-test failures, 3 error.
     """
     from dsprep.template.prompt import load_conversation, load_tools, render_model, self_test_model
-    from dsprep.template.render import RenderRequest
+    from dsprep.template.render import Engine, RenderRequest
 
+    chosen: Engine = "transformers" if engine == "transformers" else "jinja"
     if self_test:
         run_command(
             ctx,
             "render --self-test",
             fmt,
-            lambda: self_test_model(
-                model_dir, engine="transformers" if engine == "transformers" else "jinja"
-            ),
+            lambda: self_test_model(model_dir, engine=chosen),
             self_test_summary,
         )
     if messages_file is None:
         raise click.UsageError("pass --messages conv.json (or --self-test)", ctx=ctx)
-    try:
+
+    def produce() -> RenderedPrompt:
         messages, inline_tools = load_conversation(messages_file)
         tools = load_tools(tools_file) if tools_file is not None else inline_tools
         request = RenderRequest(
@@ -110,22 +110,9 @@ def render(
             add_generation_prompt=add_generation_prompt,
             thinking=None if thinking is None else thinking == "on",
         )
-        rendered = render_model(
-            model_dir,
-            request,
-            engine="transformers" if engine == "transformers" else "jinja",
-            with_tokens=tokens,
-        )
-    except DsprepError as exc:
-        fail(ctx, "render", fmt, exc)
-    except Exception as exc:  # a bug must still end in one Error: line (--debug shows it)
-        if debug_enabled(ctx):
-            traceback.print_exc(file=sys.stderr)
-        error = DsprepError(
-            f"internal error: {type(exc).__name__}: {exc}",
-            hint="re-run with --debug for the traceback and report it",
-        )
-        fail(ctx, "render", fmt, error)
+        return render_model(model_dir, request, engine=chosen, with_tokens=tokens)
+
+    rendered = call_core(ctx, "render", fmt, produce)
     if fmt == "json":
         result = Result("render")
         result.data.update(template=rendered.origin, engine=engine, prompt=rendered.prompt)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +83,10 @@ def template(
     keep the original once as <file>.dsprep-orig, and a second identical run changes
     nothing. Exit 0 ok, 1 problems or refused, 2 usage, 3 could not run.
     """
-    produce: Callable[[], Result]
     if check:
         from dsprep.template.lint import check_template
 
-        produce = lambda: check_template(target)  # noqa: E731
-        run_command(ctx, "template --check", fmt, produce, template_summary)
+        run_command(ctx, "template --check", fmt, lambda: check_template(target), template_summary)
     if thinking is None:
         raise click.UsageError("pass --thinking on|off (or --check to lint)", ctx=ctx)
     from dsprep.template.rewrite import RewriteOptions, rewrite

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -145,61 +145,72 @@ def _mtp_float(spec: TinySpec, layer: int) -> list[TensorPlan]:
     ]
 
 
+def _layout(
+    spec: TinySpec, linear: Callable[[str, int, int, str], list[TensorPlan]]
+) -> list[TensorPlan]:
+    """Embeddings, each layer's norms and linears (``linear`` gives a linear's tensors), the
+    MTP layer's extra tensors, the final norm and lm_head, in a stable order."""
+    h = spec.hidden_size
+    plans = [TensorPlan("model.embed_tokens.weight", "BF16", (spec.vocab_size, h), "FLOAT")]
+    for layer in _layers(spec):
+        for name, size in _norms(spec, layer):
+            plans.append(TensorPlan(name, "BF16", (size,), "FLOAT"))
+        for prefix, out, inp, kind in _linears(spec, layer):
+            plans += linear(prefix, out, inp, kind)
+        if layer >= spec.num_hidden_layers:
+            plans.extend(_mtp_float(spec, layer))
+    plans.append(TensorPlan("model.norm.weight", "BF16", (h,), "FLOAT"))
+    plans.append(TensorPlan("lm_head.weight", "BF16", (spec.vocab_size, h), "FLOAT"))
+    return plans
+
+
+def _float_linear(prefix: str, out: int, inp: int, kind: str) -> list[TensorPlan]:
+    """A BF16 linear left unquantized; the MoE router also has its F32 correction bias."""
+    plans = [TensorPlan(f"{prefix}.weight", "BF16", (out, inp), "FLOAT")]
+    if kind == "gate":
+        plans.append(TensorPlan(f"{prefix}.e_score_correction_bias", "F32", (out,), "FLOAT"))
+    return plans
+
+
+def _w8a8_linear(prefix: str, out: int, inp: int, kind: str) -> list[TensorPlan]:
+    if kind in ("kv_b", "gate"):
+        return _float_linear(prefix, out, inp, kind)
+    qt = "W8A8" if kind == "attn" else "W8A8_DYNAMIC"
+    plans = [
+        TensorPlan(f"{prefix}.weight", "I8", (out, inp), qt),
+        TensorPlan(f"{prefix}.weight_scale", "BF16", (out, 1), qt),
+        TensorPlan(f"{prefix}.weight_offset", "BF16", (out, 1), qt),
+    ]
+    if qt == "W8A8":
+        plans.append(TensorPlan(f"{prefix}.input_scale", "BF16", (1,), qt))
+        plans.append(TensorPlan(f"{prefix}.input_offset", "I8", (1,), qt))
+        plans.append(TensorPlan(f"{prefix}.quant_bias", "I32", (out,), qt))
+        plans.append(TensorPlan(f"{prefix}.deq_scale", "F32", (out,), qt))
+    return plans
+
+
+def _fp8_linear(prefix: str, out: int, inp: int, kind: str) -> list[TensorPlan]:
+    if kind == "gate":
+        return _float_linear(prefix, out, inp, kind)
+    blocks = (math.ceil(out / 128), math.ceil(inp / 128))
+    return [
+        TensorPlan(f"{prefix}.weight", "F8_E4M3", (out, inp), "FP8"),
+        TensorPlan(f"{prefix}.weight_scale_inv", "F32", blocks, "FP8"),
+    ]
+
+
 def w8a8_layout(spec: TinySpec = TinySpec()) -> list[TensorPlan]:
     """Every tensor of an msmodelslim W8A8 DeepSeek-V3 checkpoint, in a stable order.
 
     Attention linears static W8A8, every ``*.mlp.*`` linear W8A8_DYNAMIC, kv_b_proj, the
     router, norms, embeddings and lm_head FLOAT (BF16); the MTP layer included.
     """
-    h = spec.hidden_size
-    plans = [TensorPlan("model.embed_tokens.weight", "BF16", (spec.vocab_size, h), "FLOAT")]
-    for layer in _layers(spec):
-        for name, size in _norms(spec, layer):
-            plans.append(TensorPlan(name, "BF16", (size,), "FLOAT"))
-        for prefix, out, inp, kind in _linears(spec, layer):
-            if kind in ("kv_b", "gate"):
-                plans.append(TensorPlan(f"{prefix}.weight", "BF16", (out, inp), "FLOAT"))
-                if kind == "gate":
-                    bias = f"{prefix}.e_score_correction_bias"
-                    plans.append(TensorPlan(bias, "F32", (out,), "FLOAT"))
-                continue
-            qt = "W8A8" if kind == "attn" else "W8A8_DYNAMIC"
-            plans.append(TensorPlan(f"{prefix}.weight", "I8", (out, inp), qt))
-            plans.append(TensorPlan(f"{prefix}.weight_scale", "BF16", (out, 1), qt))
-            plans.append(TensorPlan(f"{prefix}.weight_offset", "BF16", (out, 1), qt))
-            if qt == "W8A8":
-                plans.append(TensorPlan(f"{prefix}.input_scale", "BF16", (1,), qt))
-                plans.append(TensorPlan(f"{prefix}.input_offset", "I8", (1,), qt))
-                plans.append(TensorPlan(f"{prefix}.quant_bias", "I32", (out,), qt))
-                plans.append(TensorPlan(f"{prefix}.deq_scale", "F32", (out,), qt))
-        if layer >= spec.num_hidden_layers:
-            plans.extend(_mtp_float(spec, layer))
-    plans.append(TensorPlan("model.norm.weight", "BF16", (h,), "FLOAT"))
-    plans.append(TensorPlan("lm_head.weight", "BF16", (spec.vocab_size, h), "FLOAT"))
-    return plans
+    return _layout(spec, _w8a8_linear)
 
 
 def fp8_layout(spec: TinySpec = TinySpec()) -> list[TensorPlan]:
     """The original DeepSeek-V3.1 layout: F8_E4M3 linears with F32 128×128 block scales."""
-    h = spec.hidden_size
-    plans = [TensorPlan("model.embed_tokens.weight", "BF16", (spec.vocab_size, h), "FLOAT")]
-    for layer in _layers(spec):
-        for name, size in _norms(spec, layer):
-            plans.append(TensorPlan(name, "BF16", (size,), "FLOAT"))
-        for prefix, out, inp, kind in _linears(spec, layer):
-            if kind == "gate":
-                plans.append(TensorPlan(f"{prefix}.weight", "BF16", (out, inp), "FLOAT"))
-                bias = f"{prefix}.e_score_correction_bias"
-                plans.append(TensorPlan(bias, "F32", (out,), "FLOAT"))
-                continue
-            plans.append(TensorPlan(f"{prefix}.weight", "F8_E4M3", (out, inp), "FP8"))
-            blocks = (math.ceil(out / 128), math.ceil(inp / 128))
-            plans.append(TensorPlan(f"{prefix}.weight_scale_inv", "F32", blocks, "FP8"))
-        if layer >= spec.num_hidden_layers:
-            plans.extend(_mtp_float(spec, layer))
-    plans.append(TensorPlan("model.norm.weight", "BF16", (h,), "FLOAT"))
-    plans.append(TensorPlan("lm_head.weight", "BF16", (spec.vocab_size, h), "FLOAT"))
-    return plans
+    return _layout(spec, _fp8_linear)
 
 
 def config_document(spec: TinySpec = TinySpec()) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dsprep.weights.hashes import sha256_file
+
 DEFAULT_BRANCH = "master"
 
 
@@ -39,7 +41,7 @@ def folder_files(folder: Path) -> list[HubFile]:
         rel = path.relative_to(folder).as_posix()
         if rel.split("/")[0] in (".git", ".dsprep"):
             continue
-        files.append(HubFile(rel, path.stat().st_size, _sha256_of(path), _file_reader(path)))
+        files.append(HubFile(rel, path.stat().st_size, sha256_file(path), _file_reader(path)))
     return files
 
 
@@ -66,14 +68,6 @@ def generated_file(path: str, size: int, pattern: bytes = b"\0") -> HubFile:
         return (pattern * reps)[start : start + length]
 
     return HubFile(path, size, label, read)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _file_reader(path: Path) -> Callable[[int, int], bytes]:

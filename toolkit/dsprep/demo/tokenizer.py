@@ -37,8 +37,8 @@ def _added_token(content: str, special: bool = True) -> dict[str, Any]:
     }
 
 
-def build_tokenizer_json() -> str:
-    """The serialized tokenizer (tokenizer.json text)."""
+def build_tokenizer() -> dict[str, Any]:
+    """The tokenizer as the document tokenizer.json holds."""
     try:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     except ImportError as exc:
@@ -57,13 +57,13 @@ def build_tokenizer_json() -> str:
     # <think> and </think> are added but not special in DeepSeek-V3.1 (they survive decoding).
     for entry in document["added_tokens"]:
         entry["special"] = entry["content"] not in ("<think>", "</think>")
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return document
 
 
-def tokenizer_config(tokenizer_json: str, chat_template: str | None = None) -> dict[str, Any]:
+def tokenizer_config(tokenizer: dict[str, Any], chat_template: str | None = None) -> dict[str, Any]:
     decoder = {
         str(entry["id"]): _added_token(entry["content"], entry["special"])
-        for entry in json.loads(tokenizer_json)["added_tokens"]
+        for entry in tokenizer["added_tokens"]
     }
     config: dict[str, Any] = {
         "add_bos_token": False,
@@ -85,9 +85,11 @@ def tokenizer_config(tokenizer_json: str, chat_template: str | None = None) -> d
 def write_tokenizer_files(folder: Path, chat_template: str | None = None) -> list[Path]:
     """Write tokenizer.json and tokenizer_config.json into ``folder``; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer_json = build_tokenizer_json()
-    config = tokenizer_config(tokenizer_json, chat_template)
-    paths = [folder / "tokenizer.json", folder / "tokenizer_config.json"]
-    paths[0].write_text(tokenizer_json, encoding="utf-8")
-    paths[1].write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return paths
+    tokenizer = build_tokenizer()
+    documents = {
+        folder / "tokenizer.json": tokenizer,
+        folder / "tokenizer_config.json": tokenizer_config(tokenizer, chat_template),
+    }
+    for path, document in documents.items():
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return list(documents)

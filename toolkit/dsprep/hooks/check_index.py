@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dsprep.findings import Finding
-from dsprep.hooks.runner import files_by_folder, run_hook
+from dsprep.hooks.runner import check_by_folder, run_hook
 
 PROG = "dsprep-check-index"
 DESCRIPTION = (
@@ -23,10 +23,7 @@ EXAMPLE = "quant_model_weight_w8a8_dynamic.safetensors.index.json"
 def check(paths: list[Path]) -> list[Finding]:
     from dsprep.weights.index_files import index_findings
 
-    findings: list[Finding] = []
-    for folder, names in files_by_folder(paths).items():
-        findings.extend(index_findings(folder, names))
-    return findings
+    return check_by_folder(paths, index_findings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

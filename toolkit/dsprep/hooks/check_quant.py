@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dsprep.findings import Finding
-from dsprep.hooks.runner import files_by_folder, run_hook
+from dsprep.hooks.runner import check_by_folder, run_hook
 
 PROG = "dsprep-check-quant"
 DESCRIPTION = (
@@ -24,10 +24,7 @@ EXAMPLE = "config.json quant_model_description.json"
 def check(paths: list[Path]) -> list[Finding]:
     from dsprep.weights.quant_files import quant_findings
 
-    findings: list[Finding] = []
-    for folder, names in files_by_folder(paths).items():
-        findings.extend(quant_findings(folder, names))
-    return findings
+    return check_by_folder(paths, quant_findings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

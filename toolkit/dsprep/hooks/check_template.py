@@ -8,34 +8,27 @@ template transformers uses, and it is checked once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from dsprep.errors import InputError
 from dsprep.findings import Finding, Severity
 from dsprep.hooks.runner import error_finding, run_hook
+from dsprep.template.source import (  # light: no Jinja
+    JINJA_NAME,
+    NoChatTemplateError,
+    TemplateSource,
+    locate,
+    read_source,
+)
 
 PROG = "dsprep-check-template"
 DESCRIPTION = (
     "Lint DeepSeek-V3.1 chat templates (sandbox compile, special tokens, ASCII-bar "
     "look-alikes, thinking default) and run the render self-test."
 )
-CONFIG_NAME = "tokenizer_config.json"
-JINJA_NAME = "chat_template.jinja"
 MAX_SELF_TEST_FINDINGS = 5  # a broken template fails most cases: show a few and count the rest
 EXAMPLE = "tokenizer_config.json"
-
-
-def has_chat_template(path: Path) -> bool:
-    """False for a tokenizer_config.json without ``chat_template`` and no .jinja beside it."""
-    if path.name != CONFIG_NAME or (path.parent / JINJA_NAME).is_file():
-        return True
-    try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return True  # let the lint report it
-    return not isinstance(document, dict) or "chat_template" in document
 
 
 def no_template_finding(path: Path) -> Finding:
@@ -78,45 +71,40 @@ def capped_self_test(findings: list[Finding]) -> list[Finding]:
     return shown
 
 
-def check_one(path: Path) -> list[Finding]:
+def check_one(source: TemplateSource) -> list[Finding]:
     """The lint; then, when the lint found no error, the render self-test."""
-    from dsprep.template.lint import check_template
+    from dsprep.template.lint import check_source
+    from dsprep.template.tokens import load_tokenizer_files
 
-    findings = check_template(path).findings
-    errors = [f for f in findings if f.severity is Severity.ERROR]
-    if errors:
-        where = errors[0].path
+    tokenizer = load_tokenizer_files(source.folder)  # read once for both checks
+    lint = check_source(source, tokenizer)
+    if not lint.ok:
         skipped = Finding(
             "self-test-skipped",
-            where,
+            lint.errors[0].path,
             "render self-test not run: fix the errors above first",
             severity=Severity.INFO,
         )
-        return [*findings, skipped]
-    from dsprep.template.prompt import self_test_model
+        return [*lint.findings, skipped]
+    from dsprep.template.prompt import self_test_source
 
-    return findings + capped_self_test(self_test_model(path).findings)
+    return lint.findings + capped_self_test(self_test_source(source, tokenizer).findings)
 
 
 def check(paths: list[Path]) -> list[Finding]:
-    from dsprep.template.source import locate
-
     findings: list[Finding] = []
     seen: set[Path] = set()
     for path in paths:
-        if not has_chat_template(path):
-            findings.append(no_template_finding(path))
-            continue
         try:
             located = locate(path)
             if located in seen:
                 continue
             seen.add(located)
-            findings.extend(check_one(path))
-        except InputError as error:  # unreadable, not JSON, no template: this file's problem
-            if error.path and Path(error.path).parent != path.parent:
-                raise  # not this folder's fault (e.g. dsprep's bundled cases): exit 3
-            findings.append(error_finding(error, path))
+            findings.extend(check_one(read_source(located)))
+        except NoChatTemplateError:
+            findings.append(no_template_finding(path))
+        except InputError as error:  # unreadable, not JSON: this file's or its tokenizer's
+            findings.append(error_finding(error, path, beside=True))
     return findings
 
 

@@ -9,17 +9,17 @@ traceback unless DSPREP_DEBUG=1.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dsprep.errors import DsprepError, ExitCode
-from dsprep.findings import Finding, Result, Severity
-from dsprep.report import hook_line
+from dsprep.findings import Finding, Result
+from dsprep.report import error_document, hook_line, render_json, result_document
 
 HookCheck = Callable[[list[Path]], list[Finding]]
+FolderCheck = Callable[[Path, list[str]], list[Finding]]
 
 
 def files_by_folder(paths: Sequence[Path]) -> dict[Path, list[str]]:
@@ -32,8 +32,24 @@ def files_by_folder(paths: Sequence[Path]) -> dict[Path, list[str]]:
     return grouped
 
 
-def error_finding(error: DsprepError, path: Path | str) -> Finding:
-    """A typed error about one input file, as an error finding naming that file."""
+def check_by_folder(paths: Sequence[Path], check_folder: FolderCheck) -> list[Finding]:
+    """``check_folder(folder, names)`` once per folder of the given files, findings in order."""
+    findings: list[Finding] = []
+    for folder, names in files_by_folder(paths).items():
+        findings.extend(check_folder(folder, names))
+    return findings
+
+
+def error_finding(error: DsprepError, path: Path, *, beside: bool = False) -> Finding:
+    """A typed error about the input file ``path`` (with ``beside``: or about a file in its
+    folder) as an error finding naming that file.
+
+    An error about any other file is re-raised: it is not this input's fault (e.g. dsprep's
+    own bundled data is missing) and the hook cannot run (exit 3).
+    """
+    ours = error.path in ("", str(path)) or (beside and Path(error.path).parent == path.parent)
+    if not ours:
+        raise error
     return Finding(error.code, error.path or str(path), error.message, hint=error.hint)
 
 
@@ -70,9 +86,7 @@ def run_hook(
         findings = check(paths)
     except DsprepError as exc:
         if args.fmt == "json":
-            from dsprep.report import error_document
-
-            print(json.dumps(error_document(prog, exc), ensure_ascii=False, indent=2))
+            print(render_json(error_document(prog, exc)), end="")
         else:
             where = exc.path or (args.filenames[0] if args.filenames else prog)
             hint = f" ({exc.hint})" if exc.hint else ""
@@ -88,12 +102,9 @@ def run_hook(
         return int(ExitCode.CANNOT_RUN)
     result = Result(prog, findings, {"files": [str(p) for p in paths]})
     if args.fmt == "json":
-        from dsprep.report import result_document
-
-        print(json.dumps(result_document(result), ensure_ascii=False, indent=2))
+        print(render_json(result_document(result)), end="")
     else:
         for finding in findings:
             print(hook_line(finding))
     sys.stdout.flush()
-    failed = any(f.severity is Severity.ERROR for f in findings)
-    return int(ExitCode.FINDINGS if failed else ExitCode.OK)
+    return int(result.exit_code)

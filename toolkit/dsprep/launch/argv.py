@@ -131,17 +131,11 @@ def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
 
 def node_env(cluster: Cluster, profile: Profile, node: Node) -> list[tuple[str, str]]:
     """The exports of env.sh, in order: the profile's, then the file's ``env`` overrides."""
-    exports = [
-        (e.name, e.value.replace("{ip}", node.ip).replace("{nic}", node.nic)) for e in profile.env
-    ]
-    names = [name for name, _ in exports]
-    for name, value in cluster.env.items():
-        if name in names:
-            exports[names.index(name)] = (name, value)
-        else:
-            exports.append((name, value))
-            names.append(name)
-    return exports
+    exports = {
+        e.name: e.value.replace("{ip}", node.ip).replace("{nic}", node.nic) for e in profile.env
+    }
+    exports.update(cluster.env)  # an override keeps its place; a new name goes last
+    return list(exports.items())
 
 
 def docker_run_argv(cluster: Cluster, node: Node, scripts_mount: str) -> list[str]:

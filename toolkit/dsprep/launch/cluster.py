@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -159,14 +160,19 @@ def _sentence(error: Any) -> str:
     return f"{shown} is not valid: {message or error.message}"
 
 
-def schema_findings(document: Any, source: str) -> list[Finding]:
-    """Every schema violation at once, each a ``cluster-schema`` finding."""
+@cache
+def _validator() -> Any:
+    """The cluster schema's validator, built once per process (a hook run checks many files)."""
     import jsonschema
 
     validator_cls = jsonschema.Draft202012Validator
-    validator = validator_cls(load_schema(SCHEMA_NAME), format_checker=validator_cls.FORMAT_CHECKER)
+    return validator_cls(load_schema(SCHEMA_NAME), format_checker=validator_cls.FORMAT_CHECKER)
+
+
+def schema_findings(document: Any, source: str) -> list[Finding]:
+    """Every schema violation at once, each a ``cluster-schema`` finding."""
     findings: dict[tuple[str, str], Finding] = {}
-    for error in validator.iter_errors(document):
+    for error in _validator().iter_errors(document):
         where = key_path(error.absolute_path)
         sentence = _sentence(error)
         # format and pattern both reject a hostile ip: say it once

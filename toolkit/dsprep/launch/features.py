@@ -7,7 +7,7 @@ import json
 
 from dsprep.findings import Finding, Severity
 from dsprep.launch.cluster import Cluster
-from dsprep.launch.profiles import Profile
+from dsprep.launch.profiles import Profile, all_profiles
 from dsprep.launch.rules import finding
 
 
@@ -87,31 +87,36 @@ def check_parsers(cluster: Cluster, profile: Profile) -> list[Finding]:
     return found
 
 
+def flag_conflicts(cluster: Cluster, flag: str, owner: str) -> list[Finding]:
+    """An ``extra-arg-conflict`` for every ``flag`` in ``extra_args`` that ``owner`` sets."""
+    return [
+        finding(
+            cluster,
+            "extra-arg-conflict",
+            f"extra_args[{i}]",
+            f"{flag} is set by {owner}",
+            "remove it from extra_args",
+        )
+        for i, _ in arg_values(cluster.extra_args, flag)
+    ]
+
+
 def check_speculative(cluster: Cluster, profile: Profile) -> list[Finding]:
+    if cluster.mtp:
+        return flag_conflicts(cluster, "--speculative-config", "features.mtp")
+    known = {p.mtp_method for p in all_profiles()}  # the names some image expects
     found: list[Finding] = []
     for i, value in arg_values(cluster.extra_args, "--speculative-config"):
-        where = f"extra_args[{i}]"
-        if cluster.mtp:
-            found.append(
-                finding(
-                    cluster,
-                    "extra-arg-conflict",
-                    where,
-                    "--speculative-config is set by features.mtp",
-                    "remove it from extra_args",
-                )
-            )
-            continue
         try:
             method = json.loads(value or "").get("method")
         except (ValueError, AttributeError):
             method = None
-        if method in ("deepseek_mtp", "mtp") and method != profile.mtp_method:
+        if method in known and method != profile.mtp_method:
             found.append(
                 finding(
                     cluster,
                     "mtp-method-wrong",
-                    where,
+                    f"extra_args[{i}]",
                     f"MTP method {method!r} is not the one image {profile.name} expects"
                     f" ({profile.mtp_method!r})",
                     "use features.mtp: true instead; dsprep writes the right method name",

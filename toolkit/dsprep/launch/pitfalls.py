@@ -9,7 +9,12 @@ from collections.abc import Callable
 from dsprep.findings import Finding, Severity
 from dsprep.launch.argv import engine_config
 from dsprep.launch.cluster import Cluster
-from dsprep.launch.features import check_headless, check_parsers, check_speculative
+from dsprep.launch.features import (
+    check_headless,
+    check_parsers,
+    check_speculative,
+    flag_conflicts,
+)
 from dsprep.launch.profiles import Profile
 from dsprep.launch.rules import finding
 
@@ -85,17 +90,8 @@ def check_graph(cluster: Cluster, profile: Profile) -> list[Finding]:
     config = engine_config(cluster, profile)
     additional = config.additional_config
     if config.compilation_config:
-        found += [
-            finding(
-                cluster,
-                "extra-arg-conflict",
-                f"extra_args[{i}]",
-                "--compilation-config is set by graph.mode/graph.batch_sizes on this image",
-                "remove it from extra_args",
-            )
-            for i, arg in enumerate(cluster.extra_args)
-            if arg.split("=", 1)[0] == "--compilation-config"
-        ]
+        owner = "graph.mode/graph.batch_sizes on this image"
+        found += flag_conflicts(cluster, "--compilation-config", owner)
     torchair = additional.get("torchair_graph_config")
     if isinstance(torchair, dict) and not torchair.get("enabled", False):
         keys = [k for k in profile.torchair_keys_need_enabled if torchair.get(k)]

@@ -15,13 +15,13 @@ from dsprep.findings import Finding, Severity
 from dsprep.launch.cluster import Cluster
 from dsprep.launch.footprint import (
     DEEPSEEK_V31,
-    Architecture,
     WeightBytes,
     architecture_from_config,
     read_config,
     weights_from_architecture,
     weights_from_headers,
 )
+from dsprep.launch.rules import finding
 
 GIB = 1024**3
 # HBM per NPU (the device table); 910B1-3 carry 64 GB, 910B4 32 GB
@@ -39,6 +39,10 @@ TIGHT_FRACTION = 0.05  # headroom below 5 % of the budget is a warning
 
 def gib(value: float) -> str:
     return f"{value / GIB:.2f} GiB"
+
+
+def _ceil_div(total: int, parts: int) -> int:
+    return -(-total // parts)
 
 
 @dataclass(frozen=True)
@@ -80,28 +84,24 @@ class MemoryPlan:
         return document
 
 
-def _architecture(model_dir: Path | None) -> tuple[Architecture, dict[str, Any] | None]:
-    if model_dir is None:
-        return DEEPSEEK_V31, None
-    document = read_config(model_dir)
-    return architecture_from_config(document, str(Path(model_dir) / "config.json")), document
-
-
 def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
-    arch, config = _architecture(model_dir)
-    weights = weights_from_headers(model_dir, arch, cluster.mtp) if model_dir else None
+    weights: WeightBytes | None = None
+    if model_dir is None:
+        arch = DEEPSEEK_V31
+    else:
+        config = read_config(model_dir)
+        arch = architecture_from_config(config, str(Path(model_dir) / "config.json"))
+        weights = weights_from_headers(model_dir, arch, cluster.mtp)
     if weights is None:
-        weights = weights_from_architecture(arch, cluster.mtp, "config" if config else "builtin")
+        source = "builtin" if model_dir is None else "config"
+        weights = weights_from_architecture(arch, cluster.mtp, source)
     ep_size = cluster.tp * cluster.dp if cluster.expert_parallel else cluster.tp
-    per_npu = (
-        -(-weights.routed_experts // ep_size)
-        + -(-weights.sharded // cluster.tp)
-        + weights.replicated
-    )
+    per_npu = _ceil_div(weights.routed_experts, ep_size) + _ceil_div(weights.sharded, cluster.tp)
+    per_npu += weights.replicated
     kv_dtype = 1 if str(cluster.additional_config.get("kv_cache_dtype", "")) == "int8" else 2
     kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
     per_token = (arch.kv_lora_rank + arch.qk_rope_head_dim) * kv_layers * kv_dtype
-    tokens = -(-cluster.max_model_len // BLOCK_SIZE) * BLOCK_SIZE
+    tokens = _ceil_div(cluster.max_model_len, BLOCK_SIZE) * BLOCK_SIZE
     kv = cluster.max_num_seqs * tokens * per_token
     hbm = DEVICE_HBM[cluster.device]
     budget = int(hbm * cluster.gpu_memory_utilization)
@@ -141,24 +141,26 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
         "builtin": "estimated from the built-in DeepSeek-V3.1 shape (W8A8 layout assumed;"
         " pass --model-dir for config.json and shard headers)",
     }[w.source]
+    experts = _ceil_div(w.routed_experts, plan.ep_size)
     lines = [
         f"Weights {how}: routed experts {gib(w.routed_experts)}, TP-sharded {gib(w.sharded)},"
         f" replicated {gib(w.replicated)}.",
         "",
         "| per NPU | bytes | GiB |",
         "|---|---:|---:|",
-        f"| routed experts / EP {plan.ep_size} | {-(-w.routed_experts // plan.ep_size)} |"
-        f" {-(-w.routed_experts // plan.ep_size) / GIB:.2f} |",
-        f"| other weights / TP {plan.tp} + replicated |"
-        f" {plan.weight_bytes_per_npu - -(-w.routed_experts // plan.ep_size)} |"
-        f" {(plan.weight_bytes_per_npu - -(-w.routed_experts // plan.ep_size)) / GIB:.2f} |",
-        f"| KV cache: {cluster.max_num_seqs} seqs × {plan.tokens_per_seq} tokens ×"
-        f" {plan.kv_bytes_per_token} B | {plan.kv_bytes_per_npu} |"
-        f" {plan.kv_bytes_per_npu / GIB:.2f} |",
-        f"| runtime reserve (estimate) | {plan.reserve_bytes} | {plan.reserve_bytes / GIB:.2f} |",
-        f"| **total** | {plan.used_bytes} | {plan.used_bytes / GIB:.2f} |",
-        f"| budget: {plan.device} HBM {gib(plan.hbm_bytes)} × {cluster.gpu_memory_utilization}"
-        f" | {plan.budget_bytes} | {plan.budget_bytes / GIB:.2f} |",
+        _row(f"routed experts / EP {plan.ep_size}", experts),
+        _row(f"other weights / TP {plan.tp} + replicated", plan.weight_bytes_per_npu - experts),
+        _row(
+            f"KV cache: {cluster.max_num_seqs} seqs × {plan.tokens_per_seq} tokens ×"
+            f" {plan.kv_bytes_per_token} B",
+            plan.kv_bytes_per_npu,
+        ),
+        _row("runtime reserve (estimate)", plan.reserve_bytes),
+        _row("**total**", plan.used_bytes),
+        _row(
+            f"budget: {plan.device} HBM {gib(plan.hbm_bytes)} × {cluster.gpu_memory_utilization}",
+            plan.budget_bytes,
+        ),
         "",
         f"KV per token = (kv_lora_rank + qk_rope_head_dim) × {plan.kv_layers} layers ×"
         f" {plan.kv_dtype_bytes} B = {plan.kv_bytes_per_token} B; max_model_len"
@@ -181,6 +183,11 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
     return lines
 
 
+def _row(label: str, count: int) -> str:
+    """One row of the per-NPU table: label, bytes, GiB."""
+    return f"| {label} | {count} | {count / GIB:.2f} |"
+
+
 def _advice(plan: MemoryPlan, cluster: Cluster) -> str:
     if plan.max_model_len_fit == 0 and plan.max_num_seqs_fit == 0:
         return (
@@ -195,23 +202,24 @@ def _advice(plan: MemoryPlan, cluster: Cluster) -> str:
 
 def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
     found: list[Finding] = []
-    src = cluster.source
     if cluster.max_model_len > plan.max_position_embeddings:
         found.append(
-            Finding(
+            finding(
+                cluster,
                 "model-len-above-max-position",
-                src,
-                f"limits.max_model_len: {cluster.max_model_len} exceeds the model's"
+                "limits.max_model_len",
+                f"{cluster.max_model_len} exceeds the model's"
                 f" max_position_embeddings {plan.max_position_embeddings}",
                 f"set limits.max_model_len to at most {plan.max_position_embeddings}",
             )
         )
     if not plan.fits:
         found.append(
-            Finding(
+            finding(
+                cluster,
                 "memory-no-fit",
-                src,
-                f"limits: weights {gib(plan.weight_bytes_per_npu)} + KV"
+                "limits",
+                f"weights {gib(plan.weight_bytes_per_npu)} + KV"
                 f" {gib(plan.kv_bytes_per_npu)} + reserve {gib(plan.reserve_bytes)} per NPU exceed"
                 f" {gib(plan.budget_bytes)} ({plan.device} × gpu_memory_utilization)",
                 _advice(plan, cluster),
@@ -219,10 +227,11 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
         )
     elif plan.headroom_bytes < TIGHT_FRACTION * plan.budget_bytes:
         found.append(
-            Finding(
+            finding(
+                cluster,
                 "memory-tight",
-                src,
-                f"limits: only {gib(plan.headroom_bytes)} headroom per NPU (estimates may be off)",
+                "limits",
+                f"only {gib(plan.headroom_bytes)} headroom per NPU (estimates may be off)",
                 f"lower limits.max_num_seqs or limits.max_model_len (fits up to"
                 f" {plan.max_model_len_fit} tokens at {cluster.max_num_seqs} seqs)",
                 Severity.WARNING,

@@ -24,6 +24,8 @@ from dsprep.resources import templates_dir
 
 HEALTH_TIMEOUT_S = 1800  # a DeepSeek-V3.1 W8A8 load takes ~20 minutes on 16 NPUs
 SCRIPT_MOUNT = f'"${{here}}:{CONTAINER_SCRIPTS_DIR}:ro"'  # expanded by bash at run time
+CHOICES_PATTERN = '"choices"'
+REASONING_PATTERN = '"reasoning(_content)?" *: *"'
 
 
 @cache
@@ -134,7 +136,11 @@ def node_scripts(cluster: Cluster, profile: Profile, node: Node) -> dict[str, st
 def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
     """(name, path, JSON body, pattern the response must match) for verify.sh."""
     model = cluster.served_name
-    choices = '"choices"'
+
+    def expected(thinking: bool) -> str:
+        """A reasoning parser moves a thinking answer out of ``content``: ask for it."""
+        return REASONING_PATTERN if thinking and cluster.reasoning_parser else CHOICES_PATTERN
+
     requests = [
         (
             "completions (the seed's request)",
@@ -147,14 +153,11 @@ def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
                     "temperature": 0,
                 }
             ),
-            choices,
+            CHOICES_PATTERN,
         )
     ]
     question = [{"role": "user", "content": "What is 17 * 23? Answer with the number."}]
     for thinking in (True, False):
-        pattern = choices
-        if thinking and cluster.reasoning_parser:
-            pattern = '"reasoning(_content)?" *: *"'
         requests.append(
             (
                 f"chat with thinking {'on' if thinking else 'off'}",
@@ -168,7 +171,7 @@ def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
                         "chat_template_kwargs": {"thinking": thinking},
                     }
                 ),
-                pattern,
+                expected(thinking),
             )
         )
     default = "on" if cluster.thinking_default else "off"
@@ -179,9 +182,7 @@ def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
             compact_json(
                 {"model": model, "messages": question, "max_tokens": 512, "temperature": 0}
             ),
-            '"reasoning(_content)?" *: *"'
-            if cluster.thinking_default and cluster.reasoning_parser
-            else choices,
+            expected(cluster.thinking_default),
         )
     )
     if cluster.tools:

@@ -17,9 +17,8 @@ from dsprep.template.recognize import (
     DEEPSEEK_LIKE,
     PUBLISHED,
     VLLM_EXAMPLE,
+    Recognition,
     recognize,
-    supports_tools,
-    thinking_default,
 )
 from dsprep.template.sandbox import chat_template_environment, compile_template
 from dsprep.template.source import TemplateEntry, TemplateSource, read_source
@@ -60,7 +59,10 @@ def _column_of(text: str, literal: str, lineno: int) -> str:
 
 
 def lint_entry(
-    source: TemplateSource, entry: TemplateEntry, tokenizer: TokenizerFiles
+    source: TemplateSource,
+    entry: TemplateEntry,
+    tokenizer: TokenizerFiles,
+    recognition: Recognition,
 ) -> list[Finding]:
     where = source.location(entry)
     fix_rewrite = FIX_REWRITE.format(folder=source.folder)
@@ -119,8 +121,7 @@ def lint_entry(
                 severity=Severity.WARNING,
             )
         )
-    recognition = recognize(text)
-    default = thinking_default(text)
+    default = recognition.thinking_default
     findings.append(
         Finding(
             "template-kind",
@@ -155,7 +156,7 @@ def lint_entry(
                 severity=Severity.WARNING,
             )
         )
-    tools = supports_tools(text)
+    tools = recognition.tools
     findings.append(
         Finding(
             "tool-support",
@@ -175,29 +176,26 @@ def lint_entry(
     return findings
 
 
-def lint_source(source: TemplateSource, tokenizer: TokenizerFiles) -> list[Finding]:
-    findings: list[Finding] = []
-    for entry in source.entries:
-        findings.extend(lint_entry(source, entry, tokenizer))
-    return findings
-
-
 def check_template(target: Path) -> Result:
     """Lint the chat template transformers would use for ``target``; nothing is written."""
     source = read_source(target)
+    return check_source(source, load_tokenizer_files(source.folder))
+
+
+def check_source(source: TemplateSource, tokenizer: TokenizerFiles) -> Result:
+    """:func:`check_template` for a template source and tokenizer files already read."""
     result = Result("template --check")
-    result.extend(lint_source(source, load_tokenizer_files(source.folder)))
-    result.data.update(
-        path=str(source.path),
-        layout=source.layout,
-        templates=[
+    templates = []
+    for entry in source.entries:
+        recognition = recognize(entry.text)
+        result.extend(lint_entry(source, entry, tokenizer, recognition))
+        templates.append(
             {
                 "name": entry.name,
-                "kind": recognize(entry.text).kind,
-                "thinking_default": thinking_default(entry.text),
-                "tools": supports_tools(entry.text),
+                "kind": recognition.kind,
+                "thinking_default": recognition.thinking_default,
+                "tools": recognition.tools,
             }
-            for entry in source.entries
-        ],
-    )
+        )
+    result.data.update(path=str(source.path), layout=source.layout, templates=templates)
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,14 +9,13 @@ from typing import Any
 from dsprep.errors import InputError
 from dsprep.findings import Result
 from dsprep.template.render import (
-    Dialect,
     Engine,
     RenderRequest,
     render_with_jinja,
     render_with_transformers,
 )
-from dsprep.template.selftest import Renderer, run_self_test
-from dsprep.template.source import TemplateSource, read_source
+from dsprep.template.selftest import self_test_text
+from dsprep.template.source import TemplateSource, read_json, read_source
 from dsprep.template.tokens import TokenizerFiles, load_tokenizer_files, split_on_added_tokens
 
 
@@ -35,20 +33,9 @@ class RenderedPrompt:
     pieces: list[TokenPiece] = field(default_factory=list)
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}", path=path) from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path} is not valid JSON: {exc}", hint="fix the JSON", path=path
-        ) from exc
-
-
 def load_conversation(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
     """Messages (a JSON list, or an object with ``messages`` and optional ``tools``)."""
-    document = _read_json(path, "messages file")
+    document = read_json(path)
     tools = None
     if isinstance(document, dict):
         tools = document.get("tools")
@@ -77,7 +64,7 @@ def load_tools_value(value: Any, path: Path) -> list[dict[str, Any]] | None:
 
 
 def load_tools(path: Path) -> list[dict[str, Any]] | None:
-    return load_tools_value(_read_json(path, "tools file"), path)
+    return load_tools_value(read_json(path), path)
 
 
 def select_template(source: TemplateSource, tools: list[dict[str, Any]] | None) -> tuple[str, str]:
@@ -149,25 +136,20 @@ def render_model(
 def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result:
     """``--self-test``: the bundled cases through the folder's template; failures are findings."""
     source = read_source(model_dir)
-    template, origin = select_template(source, None)
-    tokenizer = load_tokenizer_files(source.folder)
+    return self_test_source(source, load_tokenizer_files(source.folder), engine=engine)
 
-    def jinja(request: RenderRequest) -> str:
-        return render_with_jinja(template, request, tokenizer.special_tokens, origin=origin)
+
+def self_test_source(
+    source: TemplateSource, tokenizer: TokenizerFiles, *, engine: Engine = "jinja"
+) -> Result:
+    """:func:`self_test_model` for a template source and tokenizer files already read."""
+    template, origin = select_template(source, None)
 
     def transformers(request: RenderRequest) -> str:
         return render_with_transformers(source.folder, request)
 
-    renderers: dict[Dialect, Renderer] = {
-        "transformers": transformers if engine == "transformers" else jinja,
-        "vllm": jinja,
-    }
-    report = run_self_test(
-        template,
-        renderers,
-        origin=origin,
-        bos=tokenizer.special_tokens.get("bos_token"),
-        folder=str(source.folder),
+    report = self_test_text(
+        template, tokenizer, origin, transformers=transformers if engine == "transformers" else None
     )
     result = Result("render --self-test")
     result.extend(report.findings)

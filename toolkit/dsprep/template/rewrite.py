@@ -20,10 +20,9 @@ from dsprep.template.recognize import (
     Recognition,
     recognize,
 )
-from dsprep.template.render import RenderRequest, render_with_jinja
-from dsprep.template.selftest import SelfTestReport, run_self_test
+from dsprep.template.selftest import self_test_text
 from dsprep.template.source import REWRITTEN_NAMES, TemplateSource, read_source, with_templates
-from dsprep.template.tokens import TokenizerFiles, load_tokenizer_files
+from dsprep.template.tokens import load_tokenizer_files
 
 REPLACE = "replace"
 SWITCH_DEFAULT = "switch-default"
@@ -103,22 +102,6 @@ def plan_rewrite(target: Path, options: RewriteOptions) -> RewritePlan:
             EntryPlan(entry.name, source.location(entry), recognition, action, entry.text, new_text)
         )
     return plan
-
-
-def self_test_text(template: str, tokenizer: TokenizerFiles, origin: str) -> SelfTestReport:
-    """The self-test of ``template`` with the default engine and the folder's special tokens."""
-    special = tokenizer.special_tokens
-
-    def render(request: RenderRequest) -> str:
-        return render_with_jinja(template, request, special, origin=origin)
-
-    return run_self_test(
-        template,
-        {"transformers": render, "vllm": render},
-        origin=origin,
-        bos=special.get("bos_token"),
-        folder=str(tokenizer.folder),
-    )
 
 
 def _refusal(entry: EntryPlan, folder: Path, thinking: bool) -> Finding:

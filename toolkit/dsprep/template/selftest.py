@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import jsonschema
-
 from dsprep.errors import InputError
 from dsprep.findings import Finding
 from dsprep.resources import chat_templates_dir, load_schema
 from dsprep.template.recognize import supports_tools, thinking_default
-from dsprep.template.render import Dialect, RenderRequest, SandboxViolation
-from dsprep.template.tokens import ASSISTANT, THINK, THINK_END, USER
+from dsprep.template.render import Dialect, RenderRequest, SandboxViolation, render_with_jinja
+from dsprep.template.tokens import ASSISTANT, THINK, THINK_END, USER, TokenizerFiles
 from dsprep.template.toolcalls import call_blocks, parse_tool_calls
 
 CASES_NAME = "render-cases.json"
@@ -54,6 +52,8 @@ def load_cases() -> tuple[dict[str, Any], ...]:
 
 
 def validate_cases(document: Any, origin: str) -> None:
+    import jsonschema  # here: rendering a conversation (no self-test) needs no schema check
+
     validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_NAME))
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
@@ -216,3 +216,26 @@ def run_self_test(
                     )
                 )
     return report
+
+
+def self_test_text(
+    template: str,
+    tokenizer: TokenizerFiles,
+    origin: str,
+    *,
+    transformers: Renderer | None = None,
+) -> SelfTestReport:
+    """The self-test of ``template`` in the sandbox with the folder's special tokens;
+    ``transformers`` renders the transformers-dialect cases instead when given."""
+    special = tokenizer.special_tokens
+
+    def jinja(request: RenderRequest) -> str:
+        return render_with_jinja(template, request, special, origin=origin)
+
+    return run_self_test(
+        template,
+        {"transformers": transformers or jinja, "vllm": jinja},
+        origin=origin,
+        bos=special.get("bos_token"),
+        folder=str(tokenizer.folder),
+    )

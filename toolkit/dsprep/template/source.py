@@ -21,6 +21,43 @@ JINJA_NAME = "chat_template.jinja"
 REWRITTEN_NAMES = ("default", "tool_use")
 
 
+class NoChatTemplateError(InputError):
+    """A tokenizer_config.json without a ``chat_template`` key (and no .jinja beside it)."""
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text; an :class:`InputError` naming the file when it cannot be read."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc}", hint="save the file as UTF-8", path=path
+        ) from exc
+
+
+def parse_json(text: str, path: Path) -> Any:
+    """``text`` (the content of ``path``) parsed as JSON."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{path} is not valid JSON: {exc}", hint="fix the JSON syntax", path=path
+        ) from exc
+    except RecursionError as exc:
+        raise InputError(
+            f"{path} nests its JSON too deeply to be a tokenizer or conversation file",
+            hint="check that this is the right file; a real one nests a few levels only",
+            path=path,
+        ) from exc
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's document; an :class:`InputError` naming the file and the fix."""
+    return parse_json(read_text(path), path)
+
+
 @dataclass
 class TemplateEntry:
     """One template text and where its JSON string literal sits (None for a .jinja file)."""
@@ -115,18 +152,10 @@ def locate(target: Path) -> Path:
 def read_source(target: Path) -> TemplateSource:
     """Read the chat template that transformers would use for ``target``."""
     path = locate(target)
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}", path=path) from exc
+    raw = read_text(path)
     if path.suffix == ".jinja":
         return TemplateSource(path, path.parent, "jinja-file", raw, [TemplateEntry("default", raw)])
-    try:
-        document = json.loads(raw)
-    except ValueError as exc:
-        raise InputError(
-            f"{path} is not valid JSON: {exc}", hint="fix the JSON", path=path
-        ) from exc
+    document = parse_json(raw, path)
     if not isinstance(document, dict):
         raise InputError(f"{path}: expected a JSON object", path=path)
     value = document.get("chat_template")
@@ -148,7 +177,8 @@ def read_source(target: Path) -> TemplateSource:
                 source.entries.append(entry)
         if source.entries:
             return source
-    raise InputError(
+    missing = NoChatTemplateError if "chat_template" not in document else InputError
+    raise missing(
         f"{path}: no chat_template in this file",
         hint="the model has no chat template: add one to tokenizer_config.json first",
         path=path,

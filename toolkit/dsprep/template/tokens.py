@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dsprep.errors import InputError
+from dsprep.template.source import read_json
 
 BAR = "\uff5c"  # ｜ FULLWIDTH VERTICAL LINE
 SPACE = "\u2581"  # ▁ LOWER ONE EIGHTH BLOCK
@@ -155,31 +154,20 @@ def _token_text(value: Any) -> str | None:
     return None
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}", path=path) from exc
-    except ValueError as exc:
-        raise InputError(
-            f"{path} is not valid JSON: {exc}", hint="fix the JSON syntax", path=path
-        ) from exc
-
-
 def load_tokenizer_files(folder: Path) -> TokenizerFiles:
     """Added tokens from tokenizer.json (``added_tokens``) and tokenizer_config.json
     (``added_tokens_decoder``), and the named special tokens (bos_token, …)."""
     info = TokenizerFiles(folder=folder)
     tokenizer_json = folder / "tokenizer.json"
     if tokenizer_json.is_file():
-        document = _read_json(tokenizer_json)
+        document = read_json(tokenizer_json)
         info.sources.append(tokenizer_json)
         for entry in document.get("added_tokens", []) if isinstance(document, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("content"), str):
                 info.added_tokens.add(entry["content"])
     config_path = folder / "tokenizer_config.json"
     if config_path.is_file():
-        config = _read_json(config_path)
+        config = read_json(config_path)
         if isinstance(config, dict):
             info.sources.append(config_path)
             decoder = config.get("added_tokens_decoder", {})

@@ -13,7 +13,7 @@ from dsprep.weights.description import (
     type_counts,
     weight_entries,
 )
-from dsprep.weights.headers import FP8_DTYPES, TensorInfo
+from dsprep.weights.headers import FP8_DTYPES, TensorInfo, size_findings
 from dsprep.weights.quant_tensors import quant_tensor_findings
 from dsprep.weights.safety import JsonProblem, PathEscape
 from dsprep.weights.scan import Scan
@@ -99,28 +99,8 @@ def analyse(scan: Scan) -> list[Finding]:
 def _shard_findings(scan: Scan, stray_fp8: list[str]) -> list[Finding]:
     findings: list[Finding] = []
     for name, header in scan.headers.items():
-        if header.truncated:
-            shown = scan.shown(name)
-            findings.append(
-                Finding(
-                    "truncated-shard",
-                    shown,
-                    f"{name} is truncated: {header.size_on_disk} bytes on disk, its header "
-                    f"declares {header.declared_size} ({header.missing_bytes} bytes missing)",
-                    hint="the download was interrupted: download this shard again",
-                )
-            )
-        elif header.extra_bytes:
-            shown = scan.shown(name)
-            findings.append(
-                Finding(
-                    "oversized-shard",
-                    shown,
-                    f"{name} has {header.extra_bytes} bytes after the data region its header "
-                    f"declares ({header.declared_size} bytes); safetensors refuses to load it",
-                    hint="the file is damaged: download this shard again",
-                )
-            )
+        if header.truncated or header.extra_bytes:
+            findings += size_findings(name, scan.shown(name), header)
     index = scan.index
     if index is not None:
         indexed = set(index.shards)

@@ -17,14 +17,9 @@ from dsprep.findings import Finding, Result
 from dsprep.weights import config as cfg
 from dsprep.weights.analyse import analyse, model_is_fp8, summary, unverified_finding
 from dsprep.weights.description import description_names, name_findings, type_findings
-from dsprep.weights.index import (
-    VLLM_INDEX,
-    ShardIndex,
-    choose_index,
-    index_names,
-    stray_index_finding,
-)
-from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
+from dsprep.weights.index import choose_index, index_names, stray_index_finding
+from dsprep.weights.index_worker import load_index
+from dsprep.weights.safety import ModelDir
 from dsprep.weights.scan import scan_model_dir
 
 # The FP8 original names its shards model-00001-of-000163.safetensors.
@@ -109,7 +104,7 @@ def quantization_gate(model_dir: Path, remote_files: Sequence[str] = ()) -> list
     fp8 = False
     config_shown = model.display("config.json")
     if "config.json" in local:
-        config = _load(model, "config.json", findings)
+        config = model.read_json_object("config.json", findings)
         if config is not None:
             findings.extend(
                 cfg.config_findings(config, config_shown, has_description=has_description)
@@ -117,7 +112,7 @@ def quantization_gate(model_dir: Path, remote_files: Sequence[str] = ()) -> list
             fp8 = cfg.says_fp8(config) and not has_description
     description_name = (valid or misnamed or [""])[0]
     if description_name in local:
-        description = _load(model, description_name, findings)
+        description = model.read_json_object(description_name, findings)
         if description is not None:
             findings.extend(type_findings(description, model.display(description_name)))
     fp8 = _gate_indexes(model, names, local, has_description, findings) or fp8
@@ -151,15 +146,9 @@ def _gate_indexes(
     for name in index_names(names):
         if name not in local or name in stray:
             continue
-        document = _load(model, name, out)
-        if document is None:
-            continue
-        parsed = ShardIndex.parse(name, document, model.display(name))
+        parsed = load_index(model, name, has_description=has_description)
         if isinstance(parsed, Finding):
             out.append(parsed)
-        elif parsed.says_fp8() and has_description and name == VLLM_INDEX:
-            reason = " (it lists the FP8 original's *_scale_inv tensors)"
-            out.append(stray_index_finding(model.display(name), None, reason))
         elif parsed.says_fp8() and not has_description:
             fp8 = True
             out.append(
@@ -172,11 +161,3 @@ def _gate_indexes(
                 )
             )
     return fp8
-
-
-def _load(model: ModelDir, name: str, out: list[Finding]) -> dict[str, object] | None:
-    try:
-        return model.load_json_object(name)
-    except (JsonProblem, PathEscape) as problem:
-        out.append(problem.finding)
-        return None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
-import hashlib
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from dsprep.errors import DiskError, InputError, NetworkError
 from dsprep.findings import Finding, Result, Severity
+from dsprep.weights.hashes import sha256_file
 from dsprep.weights.hubclient import (
     HubClient,
     IntegrityError,
@@ -77,14 +77,6 @@ def selected(path: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
     if include and not any(fnmatch.fnmatch(path, pattern) for pattern in include):
         return False
     return not any(fnmatch.fnmatch(path, pattern) for pattern in exclude)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_model(options: FetchOptions) -> Result:

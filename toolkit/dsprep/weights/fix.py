@@ -16,7 +16,7 @@ import json
 import os
 from typing import Any
 
-from dsprep.atomic import BACKUP_SUFFIX, atomic_write_bytes, atomic_write_text
+from dsprep.atomic import BACKUP_SUFFIX, atomic_write_bytes, atomic_write_text, backup_path
 from dsprep.errors import DiskError
 from dsprep.findings import Finding, Severity
 from dsprep.weights import config as cfg
@@ -47,7 +47,7 @@ def _rename_description(scan: Scan, name: str) -> Finding:
     except OSError as exc:
         raise DiskError(f"cannot read {model.display(name)}: {exc.strerror or exc}") from exc
     atomic_write_bytes(target, content, backup=False)
-    backup = source.with_name(source.name + BACKUP_SUFFIX)
+    backup = backup_path(source)
     try:
         if backup.exists():
             os.unlink(source)

@@ -120,10 +120,14 @@ def target_bytes(model: ModelDir, targets: list[HashTarget]) -> int:
     return total
 
 
-def sha256_file(path: Path, buffer: bytearray, progress: Callable[[int], None] | None) -> str:
-    """SHA-256 of a regular file, read into ``buffer`` block by block."""
+def sha256_file(
+    path: Path,
+    buffer: bytearray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> str:
+    """SHA-256 of a regular file, read block by block into ``buffer`` (a new one if None)."""
     digest = hashlib.sha256()
-    view = memoryview(buffer)
+    view = memoryview(buffer if buffer is not None else bytearray(BLOCK_BYTES))
     with open_regular(path, buffering=0) as handle:
         raw = cast(io.RawIOBase, handle)
         while True:
@@ -216,9 +220,8 @@ def _mismatch_or_rewrite(
     backup_name = target.name + BACKUP_SUFFIX
     try:
         backup = model.resolve(backup_name, source=source)
-        matches = (target.size is None or backup.stat().st_size == target.size) and sha256_file(
-            backup, bytearray(BLOCK_BYTES), None
-        ) == target.sha256.lower()
+        same_size = target.size is None or backup.stat().st_size == target.size
+        matches = same_size and sha256_file(backup) == target.sha256.lower()
     except (OSError, PathEscape):
         matches = False
     if not matches:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dsprep.errors import InputError
+from dsprep.findings import Finding
 from dsprep.weights.safety import open_regular
 
 # The safetensors library refuses headers above 100 MB; so do we, before allocating.
@@ -115,6 +116,37 @@ class HeaderError(InputError):
             path=path,
         )
         self.problem = problem
+
+
+def bad_header_finding(name: str, shown: str, error: HeaderError) -> Finding:
+    return Finding(
+        "bad-header", shown, f"{name} has a bad header: {error.problem}", hint=error.hint
+    )
+
+
+def size_findings(name: str, shown: str, header: ShardHeader) -> list[Finding]:
+    """``truncated-shard`` or ``oversized-shard`` when the file size is not the declared one."""
+    if header.truncated:
+        return [
+            Finding(
+                "truncated-shard",
+                shown,
+                f"{name} is truncated: {header.size_on_disk} bytes on disk, its header "
+                f"declares {header.declared_size} ({header.missing_bytes} bytes missing)",
+                hint="the download was interrupted: download this shard again",
+            )
+        ]
+    if header.extra_bytes:
+        return [
+            Finding(
+                "oversized-shard",
+                shown,
+                f"{name} has {header.extra_bytes} bytes after the data region its header "
+                f"declares ({header.declared_size} bytes); safetensors refuses to load it",
+                hint="the file is damaged: download this shard again",
+            )
+        ]
+    return []
 
 
 def _fail(path: Path, problem: str) -> HeaderError:

@@ -17,7 +17,8 @@ from typing import Any
 from dsprep.findings import Finding, Severity
 from dsprep.weights.description import capped
 
-INDEX_SUFFIX = ".safetensors.index.json"
+SHARD_SUFFIX = ".safetensors"
+INDEX_SUFFIX = SHARD_SUFFIX + ".index.json"
 VLLM_INDEX = "model.safetensors.index.json"
 
 
@@ -84,6 +85,11 @@ def stray_index_finding(shown: str, main_shown: str | None, reason: str = "") ->
         "model.safetensors.index.json and loads the wrong shards",
         hint=f"delete {shown} (it belongs to the FP8 original)",
     )
+
+
+def fp8_index_finding(shown: str) -> Finding:
+    """The FP8 original's model.safetensors.index.json beside a W8A8 description."""
+    return stray_index_finding(shown, None, " (it lists the FP8 original's *_scale_inv tensors)")
 
 
 def consistency_findings(
@@ -164,6 +170,15 @@ def missing_shard_finding(shard_shown: str, index_shown: str, count: int) -> Fin
         f"{os.path.basename(shard_shown)} does not exist; {os.path.basename(index_shown)} "
         f"puts {count} tensors in it",
         hint="download the missing shard (dsprep fetch resumes)",
+    )
+
+
+def broken_symlink_finding(name: str, shown: str) -> Finding:
+    return Finding(
+        "missing-shard",
+        shown,
+        f"{name} is a broken symlink",
+        hint="delete it or download the shard again",
     )
 
 

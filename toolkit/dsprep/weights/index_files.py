@@ -17,22 +17,29 @@ from pathlib import Path
 
 from dsprep.findings import Finding, Severity
 from dsprep.weights.description import description_names
-from dsprep.weights.headers import HeaderError, ShardHeader, read_shard_header
+from dsprep.weights.headers import (
+    HeaderError,
+    ShardHeader,
+    bad_header_finding,
+    read_shard_header,
+    size_findings,
+)
 from dsprep.weights.index import (
     INDEX_SUFFIX,
+    SHARD_SUFFIX,
     VLLM_INDEX,
     ShardIndex,
+    broken_symlink_finding,
     choose_index,
     consistency_findings,
+    fp8_index_finding,
     index_names,
     missing_shard_finding,
     multiple_index_finding,
     stray_index_finding,
 )
 from dsprep.weights.lfs import LfsPointer, read_lfs_pointer
-from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
-
-SHARD_SUFFIX = ".safetensors"
+from dsprep.weights.safety import ModelDir, PathEscape
 
 
 @dataclass
@@ -68,8 +75,7 @@ def index_findings(folder: Path, names: list[str]) -> list[Finding]:
         if index is None:
             continue
         if has_description and name == VLLM_INDEX and index.says_fp8():
-            reason = " (it lists the FP8 original's *_scale_inv tensors)"
-            state.findings.append(stray_index_finding(state.shown(name), None, reason))
+            state.findings.append(fp8_index_finding(state.shown(name)))
             continue
         if main is not None and name != main:
             state.findings.append(multiple_index_finding(state.shown(name), state.shown(main)))
@@ -88,10 +94,8 @@ def _load_index(state: _Folder, name: str) -> ShardIndex | None:
 
 
 def _parse_index(state: _Folder, name: str) -> ShardIndex | None:
-    try:
-        document = state.model.load_json_object(name)
-    except (JsonProblem, PathEscape) as problem:
-        state.findings.append(problem.finding)
+    document = state.model.read_json_object(name, state.findings)
+    if document is None:
         return None
     parsed = ShardIndex.parse(name, document, state.shown(name))
     if isinstance(parsed, Finding):
@@ -156,12 +160,7 @@ def _read_shard(state: _Folder, name: str, index_shown: str, count: int) -> None
         state.findings.append(
             missing_shard_finding(shown, index_shown, count)
             if index_shown
-            else Finding(
-                "missing-shard",
-                shown,
-                f"{name} is a broken symlink",
-                hint="delete it or download the shard again",
-            )
+            else broken_symlink_finding(name, shown)
         )
         return
     pointer = read_lfs_pointer(real) if real.is_file() else None
@@ -181,33 +180,10 @@ def _read_shard(state: _Folder, name: str, index_shown: str, count: int) -> None
     try:
         header = read_shard_header(real)
     except HeaderError as error:
-        state.findings.append(
-            Finding(
-                "bad-header", shown, f"{name} has a bad header: {error.problem}", hint=error.hint
-            )
-        )
+        state.findings.append(bad_header_finding(name, shown, error))
         return
     state.headers[name] = header
-    if header.truncated:
-        state.findings.append(
-            Finding(
-                "truncated-shard",
-                shown,
-                f"{name} is truncated: {header.size_on_disk} bytes on disk, its header declares "
-                f"{header.declared_size} ({header.missing_bytes} bytes missing)",
-                hint="the download was interrupted: download this shard again",
-            )
-        )
-    elif header.extra_bytes:
-        state.findings.append(
-            Finding(
-                "oversized-shard",
-                shown,
-                f"{name} has {header.extra_bytes} bytes after the data region its header "
-                f"declares ({header.declared_size} bytes); safetensors refuses to load it",
-                hint="the file is damaged: download this shard again",
-            )
-        )
+    state.findings += size_findings(name, shown, header)
 
 
 def _pointer_size_check(state: _Folder, index: ShardIndex, index_shown: str) -> None:

@@ -33,7 +33,7 @@ from dsprep.weights.index import (
     VLLM_INDEX,
     ShardIndex,
     consistency_findings,
-    stray_index_finding,
+    fp8_index_finding,
 )
 from dsprep.weights.quant_tensors import static_order, static_weights
 from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
@@ -60,8 +60,7 @@ def load_index(model: ModelDir, name: str, *, has_description: bool) -> ShardInd
     parsed = ShardIndex.parse(name, document, shown)
     fp8_beside_description = has_description and name == VLLM_INDEX
     if isinstance(parsed, ShardIndex) and fp8_beside_description and parsed.says_fp8():
-        reason = " (it lists the FP8 original's *_scale_inv tensors)"
-        return stray_index_finding(shown, None, reason)
+        return fp8_index_finding(shown)
     return parsed
 
 

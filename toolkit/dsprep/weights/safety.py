@@ -134,6 +134,14 @@ class ModelDir:
             raise self._json(code, shown, f"holds a JSON {type(document).__name__}, not an object")
         return document
 
+    def read_json_object(self, name: str, findings: list[Finding]) -> dict[str, Any] | None:
+        """:meth:`load_json_object`, with the problem appended to ``findings`` (and None)."""
+        try:
+            return self.load_json_object(name)
+        except (JsonProblem, PathEscape) as problem:
+            findings.append(problem.finding)
+            return None
+
     @staticmethod
     def _json(code: str, shown: str, problem: str) -> JsonProblem:
         return JsonProblem(

@@ -8,14 +8,23 @@ becomes a finding (``invalid-json``, ``bad-header``, ``path-escape``, ``missing-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dsprep.findings import Finding
 from dsprep.weights import config as cfg
 from dsprep.weights.description import description_names
-from dsprep.weights.headers import HeaderError, ShardHeader, TensorInfo, read_shard_header
+from dsprep.weights.headers import (
+    HeaderError,
+    ShardHeader,
+    TensorInfo,
+    bad_header_finding,
+    read_shard_header,
+)
 from dsprep.weights.index import (
+    SHARD_SUFFIX,
     ShardIndex,
+    broken_symlink_finding,
     choose_index,
     consistency_findings,
     index_names,
@@ -25,10 +34,8 @@ from dsprep.weights.index import (
 )
 from dsprep.weights.index_worker import IndexWorker, load_index
 from dsprep.weights.quant_tensors import dynamic_ok, fast_path_static, i8_weights
-from dsprep.weights.safety import JsonProblem, ModelDir, PathEscape
+from dsprep.weights.safety import ModelDir, PathEscape
 from dsprep.weights.worker_pipe import Described, Request, WorkerResult
-
-SHARD_SUFFIX = ".safetensors"
 
 
 @dataclass
@@ -58,13 +65,6 @@ class Scan:
     def shown(self, name: str) -> str:
         return self.model.display(name)
 
-    def load_json(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.model.load_json_object(name)
-        except (JsonProblem, PathEscape) as problem:
-            self.findings.append(problem.finding)
-            return None
-
 
 def scan_model_dir(model: ModelDir) -> Scan:
     """Read the folder: config, shard headers, index (checked against them), description.
@@ -83,7 +83,7 @@ def scan_model_dir(model: ModelDir) -> Scan:
     worker = IndexWorker(model, main, chosen, has_description=scan.has_description)
     try:
         _read_shards(scan, local, {}, "")
-        index = _scan_index(scan, main, stray, worker) if main is not None else None
+        index = _scan_index(scan, main, stray, worker, set(local)) if main is not None else None
         from_worker = _ask(scan, worker)
         if index is not None:
             _check_index(scan, index, from_worker)
@@ -136,12 +136,12 @@ def _scan_description(scan: Scan, name: str, from_worker: WorkerResult | None) -
         scan.described = from_worker.described
     elif name and scan.description_name is None:
         scan.description_name = name
-        scan.description = scan.load_json(name)
+        scan.description = scan.model.read_json_object(name, scan.findings)
 
 
 def _scan_config(scan: Scan) -> None:
     if "config.json" in scan.names:
-        scan.config = scan.load_json("config.json")
+        scan.config = scan.model.read_json_object("config.json", scan.findings)
         return
     scan.findings.append(
         Finding(
@@ -153,9 +153,12 @@ def _scan_config(scan: Scan) -> None:
     )
 
 
-def _scan_index(scan: Scan, main: str, stray: list[str], worker: IndexWorker) -> ShardIndex | None:
+def _scan_index(
+    scan: Scan, main: str, stray: list[str], worker: IndexWorker, read: set[str]
+) -> ShardIndex | None:
     """Stray and extra indexes, the index (from the child when there is one) and the
-    indexed shards not read yet; the index, or None when it is unusable."""
+    indexed shards not ``read`` yet (each shard is read, and reported, once); the index,
+    or None when it is unusable."""
     main_shown = scan.shown(main)
     for name in stray:
         scan.findings.append(stray_index_finding(scan.shown(name), main_shown))
@@ -168,7 +171,7 @@ def _scan_index(scan: Scan, main: str, stray: list[str], worker: IndexWorker) ->
         scan.findings.append(index)
         return None
     scan.index = index
-    extra = [n for n in index.shards if n not in scan.headers]
+    extra = [n for n in index.shards if n not in read]
     _read_shards(scan, extra, index.counts, main_shown)
     return index
 
@@ -202,12 +205,7 @@ def _read_shards(scan: Scan, names: list[str], counts: dict[str, int], index_sho
             scan.findings.append(
                 missing_shard_finding(shown, index_shown, counts[name])
                 if name in counts
-                else Finding(
-                    "missing-shard",
-                    shown,
-                    f"{name} is a broken symlink",
-                    hint="delete it or download the shard again",
-                )
+                else broken_symlink_finding(name, shown)
             )
             continue
         try:
@@ -216,7 +214,7 @@ def _read_shards(scan: Scan, names: list[str], counts: dict[str, int], index_sho
             scan.findings.append(_unreadable_shard(scan, name, real, error))
 
 
-def _unreadable_shard(scan: Scan, name: str, real: Any, error: HeaderError) -> Finding:
+def _unreadable_shard(scan: Scan, name: str, real: Path, error: HeaderError) -> Finding:
     from dsprep.weights.lfs import read_lfs_pointer
 
     shown = scan.shown(name)
@@ -228,6 +226,4 @@ def _unreadable_shard(scan: Scan, name: str, real: Any, error: HeaderError) -> F
             f"{name} is a git-lfs pointer ({pointer.size} bytes upstream), not the shard",
             hint="run `git lfs pull` in the folder, or download with dsprep fetch",
         )
-    return Finding(
-        "bad-header", shown, f"{name} has a bad header: {error.problem}", hint=error.hint
-    )
+    return bad_header_finding(name, shown, error)

@@ -69,9 +69,14 @@ def widen(*pipes: int) -> None:
         pass
 
 
-def transmit(fd: int, value: object) -> None:
+def _frame(value: object) -> bytes:
+    """One message: its pickle's length (8 bytes, little-endian), then the pickle."""
     payload = pickle.dumps(value, protocol=5)
-    view = memoryview(len(payload).to_bytes(8, "little") + payload)
+    return len(payload).to_bytes(8, "little") + payload
+
+
+def transmit(fd: int, value: object) -> None:
+    view = memoryview(_frame(value))
     while view:
         view = view[os.write(fd, view) :]
 
@@ -97,6 +102,5 @@ def _read_exact(fd: int, length: int) -> bytes:
 
 
 def reply(up: Any, value: object) -> None:
-    payload = pickle.dumps(value, protocol=5)
-    up.write(len(payload).to_bytes(8, "little") + payload)
+    up.write(_frame(value))
     up.flush()
