@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from dsprep.launch.footprint import DEEPSEEK_V31
+
 # safetensors header dtype → (constructor name the serializer takes, bytes per element)
 DTYPES: dict[str, tuple[str, int]] = {
     "I8": ("int8", 1),
@@ -52,26 +54,12 @@ class TinySpec:
     shards: int = 3
 
 
-# The real DeepSeek-V3.1 shape (config.json of the published checkpoint) in 163 shards, as
-# msmodelslim exports it: the full-size layouts of the benchmarks (headers only, sparse data).
+# The real DeepSeek-V3.1 shape (the published config.json, kept once as the memory plan's
+# built-in architecture) in 163 shards, as msmodelslim exports it: the full-size layouts of
+# the benchmarks (headers only, sparse data).
 FULL_SIZE = TinySpec(
-    num_hidden_layers=61,
-    first_k_dense_replace=3,
-    n_routed_experts=256,
-    n_shared_experts=1,
+    **{f.name: getattr(DEEPSEEK_V31, f.name) for f in fields(DEEPSEEK_V31)},
     num_experts_per_tok=8,
-    num_nextn_predict_layers=1,
-    hidden_size=7168,
-    intermediate_size=18432,
-    moe_intermediate_size=2048,
-    num_attention_heads=128,
-    q_lora_rank=1536,
-    kv_lora_rank=512,
-    qk_nope_head_dim=128,
-    qk_rope_head_dim=64,
-    v_head_dim=128,
-    vocab_size=129280,
-    max_position_embeddings=163840,
     shards=163,
 )
 
