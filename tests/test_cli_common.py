@@ -8,34 +8,33 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from dsprep.cli.common import format_option, run_command
-from dsprep.errors import DiskError
-from dsprep.findings import Finding, Result
+from dsprep import catalogue as C
+from dsprep.cli.common import Command, format_option, run_command
+from dsprep.errors import DiskError, ExitCode
+from dsprep.findings import NoPayload, Result
 
 
-def boom() -> Result:
+def boom() -> Result[NoPayload]:
     raise ValueError("unexpected")
 
 
-def disk_full() -> Result:
+def disk_full() -> Result[NoPayload]:
     raise DiskError("cannot write /m/config.json: No space left", hint="free space", path="/m")
 
 
-def problem() -> Result:
-    return Result("probe", [Finding("fp8-weights", "/m/config.json", "FP8", hint="use W8A8")])
+def problem() -> Result[NoPayload]:
+    return Result("probe", NoPayload(), [C.FP8_WEIGHTS("/m/config.json", "FP8", hint="use W8A8")])
 
 
 CORES = {"boom": boom, "disk": disk_full, "problem": problem}
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("which")
 @format_option
-@click.option("--debug", is_flag=True)
 @click.pass_context
-def probe(ctx: click.Context, which: str, fmt: str, debug: bool) -> None:
-    ctx.obj = {"debug": debug}
-    run_command(ctx, "probe", fmt, CORES[which])
+def probe(ctx: click.Context, which: str, fmt: str) -> ExitCode:
+    return run_command(ctx, "probe", fmt, CORES[which])
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

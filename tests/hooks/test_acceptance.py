@@ -32,7 +32,7 @@ EXPECTED_ERRORS: dict[str, set[tuple[str, str]]] = {
     "dsprep-check-quant": {
         ("fp8/config.json", "fp8-weights"),
         ("leftover/config.json", "leftover-quantization-config"),
-        ("fa-quant/config.json", "fa-quant-type"),
+        ("fa-quant/config.json", "leftover-quantization-config"),
         ("dtype/config.json", "torch-dtype"),
         ("misnamed/quant_model_description_w8a8_dynamic.json", "misnamed-description"),
         ("duplicate/old_quant_model_description.json", "duplicate-description"),

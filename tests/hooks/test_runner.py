@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from dsprep import catalogue as C
 from dsprep.errors import InputError
-from dsprep.findings import Finding, Severity
+from dsprep.findings import Finding
 from dsprep.hooks.runner import error_finding, files_by_folder, run_hook
 
 
 def test_internal_error_is_one_line_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
-    def broken(paths: list[Path]) -> list[Finding]:
+    def broken(paths: list[Path], profile: object) -> list[Finding]:
         raise KeyError("weight_map")
 
     code = run_hook(["a.json"], prog="dsprep-check-x", description="x", check=broken)
@@ -27,7 +28,7 @@ def test_internal_error_is_one_line_exit_3(capsys: pytest.CaptureFixture[str]) -
 def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSPREP_DEBUG", "1")
 
-    def broken(paths: list[Path]) -> list[Finding]:
+    def broken(paths: list[Path], profile: object) -> list[Finding]:
         raise KeyError("weight_map")
 
     with pytest.raises(KeyError):
@@ -35,7 +36,7 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cannot_run_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
-    def unusable(paths: list[Path]) -> list[Finding]:
+    def unusable(paths: list[Path], profile: object) -> list[Finding]:
         raise InputError("x is not a folder", hint="pass a folder", path="x")
 
     assert run_hook(["x"], prog="p", description="d", check=unusable) == 3
@@ -44,20 +45,25 @@ def test_cannot_run_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_warnings_and_notes_do_not_fail(capsys: pytest.CaptureFixture[str]) -> None:
     notes = [
-        Finding("a", "f.json", "note", severity=Severity.INFO),
-        Finding("b", "f.json", "careful", "do this", Severity.WARNING),
+        C.TEMPLATE_KIND("f.json", "note"),
+        C.NO_TOKENIZER("f.json", "careful", hint="do this"),
     ]
-    assert run_hook(["f.json"], prog="p", description="d", check=lambda _: notes) == 0
+    assert (
+        run_hook(["f.json"], prog="p", description="d", check=lambda _paths, _profile: notes) == 0
+    )
     assert capsys.readouterr().out.splitlines() == [
-        "f.json: info: note [a]",
-        "f.json: warning: careful [b] (do this)",
+        "f.json: info: note [template-kind]",
+        "f.json: warning: careful [no-tokenizer] (do this)",
     ]
 
 
 def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
-    found = [Finding("fp8-weights", "config.json", "FP8", "download W8A8")]
+    found = [C.FP8_WEIGHTS("config.json", "FP8", hint="download W8A8")]
     code = run_hook(
-        ["--format", "json", "config.json"], prog="p", description="d", check=lambda _: found
+        ["--format", "json", "config.json"],
+        prog="p",
+        description="d",
+        check=lambda _paths, _profile: found,
     )
     document = json.loads(capsys.readouterr().out)
     assert code == 1

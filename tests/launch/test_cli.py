@@ -84,7 +84,7 @@ def test_errors_write_nothing(tmp_path: Path, run_cli: Callable[..., CliOutcome]
         in outcome.stdout
     )
     assert "[batched-tokens-below-model-len]" in outcome.stdout
-    assert "fix: set limits.max_num_batched_tokens to at least 17450" in outcome.stdout
+    assert "fix: raise limits.max_num_batched_tokens to max_model_len" in outcome.stdout
     assert not (tmp_path / "out").exists()
 
 
@@ -112,36 +112,6 @@ def test_help_shows_an_example(run_cli: Callable[..., CliOutcome]) -> None:
         outcome = run_cli(command, "--help")
         assert outcome.exit_code == 0
         assert "Example: dsprep " + command in outcome.stdout
-
-
-FINDING_CODES = [
-    "cluster-schema", "unknown-image-tag", "duplicate-node-name", "duplicate-node-ip",
-    "dp-mismatch", "npus-insufficient", "npus-idle", "npu-ips-count", "npu-ips-not-set",
-    "port-conflict", "port-privileged", "env-override-node-key", "extra-arg-conflict",
-    "batched-tokens-below-model-len", "ascend-scheduler-unsupported", "graph-mode-unsupported",
-    "torchair-keys-without-enabled", "graph-and-eager", "graph-batch-size-dropped",
-    "graph-batch-sizes-ignored", "graph-batch-sizes-padded", "additional-config-ignored",
-    "additional-config-unknown-key", "reasoning-parser-unavailable",
-    "reasoning-parser-r1-misreads", "tool-parser-missing", "tool-parser-wrong",
-    "mtp-method-wrong", "headless-api-server-count", "model-len-above-max-position",
-    "memory-no-fit", "memory-tight",
-]  # fmt: skip
-
-
-def test_every_finding_code_is_emitted_by_the_code_and_documented() -> None:
-    import re
-
-    from tests.conftest import REPO_ROOT
-
-    source = "\n".join(
-        p.read_text(encoding="utf-8") for p in (REPO_ROOT / "toolkit/dsprep/launch").glob("*.py")
-    )
-    in_source = set(re.findall(r'"([a-z0-9]+(?:-[a-z0-9]+)+)"', source))
-    assert set(FINDING_CODES) <= in_source
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### `dsprep emit-launch") :]
-    for code in FINDING_CODES:
-        assert f"`{code}`" in section, code
 
 
 def test_installed_wheel_emits_the_same_files(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dsprep.launch.cluster import load_cluster
-from dsprep.launch.profiles import known_tags
+from dsprep.launch.cluster import load_cluster, schema_for
+from dsprep.profiles import known_tags
 from tests.conftest import CliOutcome
 from tests.launch.conftest import example_document, write_cluster
 
@@ -116,7 +116,7 @@ def test_unknown_image_tag_lists_known_tags(
 
 
 def test_image_variant_tags_select_the_profile(tmp_path: Path) -> None:
-    from dsprep.launch.profiles import find_profile
+    from dsprep.profiles import find_profile
 
     profile = find_profile("v0.11.0rc0-openeuler")
     assert profile is not None and profile.name == "v0.11.0rc0"
@@ -192,8 +192,6 @@ def test_schema_defaults_are_the_defaults_dsprep_fills_in(tmp_path: Path) -> Non
         "nodes.[].npus": cluster.nodes[0].npus,
         "parallel.expert_parallel": cluster.expert_parallel,
         "limits.prefix_caching": cluster.prefix_caching,
-        "graph.mode": cluster.graph_mode,
-        "scheduler.ascend": cluster.ascend_scheduler,
         "scheduler.chunked_prefill": cluster.chunked_prefill,
         "features.tools": cluster.tools,
         "features.thinking_default": cluster.thinking_default,
@@ -203,3 +201,10 @@ def test_schema_defaults_are_the_defaults_dsprep_fills_in(tmp_path: Path) -> Non
         "bind_host": cluster.bind_host,
     }
     assert _schema_defaults(load_schema("cluster.schema.json")) == filled
+    # the graph mode and the Ascend scheduler default to what the image's release offers
+    assert loaded.profile is not None
+    schema = schema_for(loaded.profile)
+    mode = schema["properties"]["graph"]["properties"]["mode"]
+    assert cluster.graph_mode == mode["default"] == loaded.profile.launch.default_graph_mode
+    assert mode["enum"] == list(loaded.profile.launch.graph_modes)
+    assert cluster.ascend_scheduler is (loaded.profile.launch.scheduler is not None)

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from dsprep.demo.checkpoint import TinySpec, write_w8a8_checkpoint
+from dsprep.demo.checkpoint import CheckpointSpec, write_w8a8_checkpoint
+from dsprep.family import DEFAULT_FAMILY
 from dsprep.launch.cluster import load_cluster
-from dsprep.launch.footprint import DEEPSEEK_V31, placement, weights_from_architecture
+from dsprep.launch.footprint import ModelShape, weights_from_layout
 from dsprep.launch.plan import GIB, memory_plan
 from tests.conftest import CliOutcome
 from tests.launch.conftest import example_document, write_cluster
@@ -33,9 +34,12 @@ def test_seed_fits_with_stated_numbers(tmp_path: Path) -> None:
     assert plan.budget_bytes == int(64 * GIB * 0.9)
     assert plan.fits
     assert 0 < plan.headroom_bytes < 8 * GIB
-    # routed experts of 58 MoE layers: 256 × 3 int8 matrices of 2048 × 7168 (+ scales)
-    assert plan.weights.routed_experts == 58 * 256 * 3 * (2048 * 7168 + 2048 * 12)
-    assert weights_from_architecture(DEEPSEEK_V31, False, "builtin").routed_experts > 600 * GIB
+    # routed experts of 58 MoE layers: 256 × (gate, up: int8 2048 × 7168 + bf16 scale and
+    # offset per output channel; down: int8 7168 × 2048 + its scale and offset)
+    per_expert = 2 * (2048 * 7168 + 2048 * 4) + (7168 * 2048 + 7168 * 4)
+    assert plan.weights.routed_experts == 58 * 256 * per_expert
+    builtin = ModelShape(DEFAULT_FAMILY, DEFAULT_FAMILY.published, "builtin")
+    assert weights_from_layout(builtin, False).routed_experts > 600 * GIB
 
 
 @pytest.mark.parametrize("knob", ["max_num_seqs", "max_model_len"])
@@ -81,13 +85,14 @@ def header_bytes(folder: Path, *, mtp: bool, layers: int) -> dict[str, int]:
                 count = 1
                 for dim in piece.get_shape():
                     count *= dim
-                totals[placement(name)] += count * sizes[piece.get_dtype()]
+                where = DEFAULT_FAMILY.placement(name, CheckpointSpec().arch).value
+                totals[where] += count * sizes[piece.get_dtype()]
     return totals
 
 
 @pytest.mark.parametrize("mtp", [False, True])
 def test_model_dir_headers_give_exact_weight_bytes(tmp_path: Path, mtp: bool) -> None:
-    spec = TinySpec()
+    spec = CheckpointSpec()
     model = tmp_path / "model"
     write_w8a8_checkpoint(model, spec)
     document = example_document()
@@ -95,13 +100,13 @@ def test_model_dir_headers_give_exact_weight_bytes(tmp_path: Path, mtp: bool) ->
     plan, _ = plan_for(tmp_path, document, model)
     weights = plan.weights
     assert weights.source == "headers" and weights.shards == spec.shards
-    expected = header_bytes(model, mtp=mtp, layers=spec.num_hidden_layers)
+    expected = header_bytes(model, mtp=mtp, layers=spec.arch.num_hidden_layers)
     assert (weights.routed_experts, weights.sharded, weights.replicated) == (
         expected["expert"],
         expected["sharded"],
         expected["replicated"],
     )
-    assert plan.kv_layers == spec.num_hidden_layers + (1 if mtp else 0)
+    assert plan.kv_layers == spec.arch.num_hidden_layers + (1 if mtp else 0)
     assert plan.kv_bytes_per_token == (16 + 8) * plan.kv_layers * 2
     # the config-only estimate of the same shape lands close to the measured bytes
     (model / "x").mkdir()

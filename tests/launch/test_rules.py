@@ -62,14 +62,27 @@ CASES: list[tuple[str, Mutation, str, str, Severity]] = [
      "extra_args[0]", Severity.ERROR),
     ("batched", _set("limits", "max_num_batched_tokens", value=4096),
      "batched-tokens-below-model-len", "limits.max_num_batched_tokens", Severity.ERROR),
+    ("batched chunked", _both(_set("limits", "max_num_batched_tokens", value=4096),
+                              _set("graph", "batch_sizes", value=[4096]),
+                              _set("scheduler", "chunked_prefill", value=True)),
+     "graph-batch-size-dropped", "graph.batch_sizes", Severity.WARNING),
     ("graph size", _set("graph", "batch_sizes", value=[8, 16]), "graph-batch-size-dropped",
      "graph.batch_sizes", Severity.WARNING),
-    ("torchair off", _set("graph", "mode", value="aclgraph"), "torchair-keys-without-enabled",
-     "graph.batch_sizes", Severity.ERROR),
+    ("torchair off", _set("graph", "mode", value="aclgraph"), "graph-batch-sizes-ignored",
+     "graph.batch_sizes", Severity.WARNING),
     ("torchair keys", _both(_set("graph", value={"mode": "eager"}),
                             _set("additional_config",
                                  value={"torchair_graph_config": {"use_cached_graph": True}})),
-     "torchair-keys-without-enabled", "additional_config.torchair_graph_config",
+     "torchair-keys-without-enabled", "additional_config.torchair_graph_config.use_cached_graph",
+     Severity.ERROR),
+    ("cached bytes", _set("additional_config", value={"torchair_graph_config": {
+        "use_cached_kv_cache_bytes": True}}), "torchair-keys-without-enabled",
+     "additional_config.torchair_graph_config.use_cached_kv_cache_bytes", Severity.ERROR),
+    ("sizes init", _set("additional_config", value={"torchair_graph_config": {
+        "graph_batch_sizes_init": True}}), "torchair-keys-without-enabled",
+     "additional_config.torchair_graph_config.graph_batch_sizes_init", Severity.ERROR),
+    ("lmhead tp", _set("additional_config", value={"lmhead_tensor_parallel_size": 2}),
+     "additional-config-invalid", "additional_config.lmhead_tensor_parallel_size",
      Severity.ERROR),
     ("eager+torchair", _both(_set("graph", value={"mode": "eager"}),
                              _set("additional_config",
@@ -80,19 +93,16 @@ CASES: list[tuple[str, Mutation, str, str, Severity]] = [
     ("v3 parser", _set("features", "reasoning_parser", value="deepseek_v3"),
      "reasoning-parser-unavailable", "features.reasoning_parser", Severity.ERROR),
     ("r1 parser", _set("features", "reasoning_parser", value="deepseek_r1"),
-     "reasoning-parser-r1-misreads", "features.reasoning_parser", Severity.WARNING),
+     "reasoning-parser-misreads", "features.reasoning_parser", Severity.WARNING),
     ("auto tool", _set("extra_args", value=["--enable-auto-tool-choice"]),
      "tool-parser-missing", "extra_args[0]", Severity.ERROR),
     ("tool parser", _set("extra_args", value=["--enable-auto-tool-choice",
                                               "--tool-call-parser", "deepseek_v3"]),
      "tool-parser-wrong", "extra_args[1]", Severity.ERROR),
-    ("mtp name", _set("extra_args", value=["--speculative-config",
-                                           '{"num_speculative_tokens":1,"method":"mtp"}']),
-     "mtp-method-wrong", "extra_args[0]", Severity.ERROR),
     ("api servers", _set("extra_args", value=["--api-server-count", "2"]),
      "headless-api-server-count", "extra_args[0]", Severity.ERROR),
     ("v012 torchair", _both(_v012, _set("graph", value={"mode": "torchair"})),
-     "graph-mode-unsupported", "graph.mode", Severity.ERROR),
+     "cluster-schema", "graph.mode", Severity.ERROR),
     ("v012 scheduler", _both(_v012, _set("scheduler", value={"ascend": True})),
      "ascend-scheduler-unsupported", "scheduler.ascend", Severity.ERROR),
     ("v012 ignored", _both(_v012, _set("additional_config",
@@ -100,7 +110,10 @@ CASES: list[tuple[str, Mutation, str, str, Severity]] = [
      "additional-config-ignored", "additional_config.ascend_scheduler_config", Severity.ERROR),
     ("v012 mtp name", _both(_v012, _set("extra_args", value=[
         "--speculative-config", '{"num_speculative_tokens":1,"method":"deepseek_mtp"}'])),
-     "mtp-method-wrong", "extra_args[0]", Severity.ERROR),
+     "mtp-method-wrong", "extra_args[0]", Severity.WARNING),
+    ("v012 capture sizes", _both(_v012, _set("graph", "batch_sizes", value=[4, 5]),
+                                 _set("features", "mtp", value=True)),
+     "graph-batch-sizes-padded", "graph.batch_sizes", Severity.INFO),
     ("v012 compilation", _both(_v012, _set("extra_args", value=["--compilation-config", "{}"])),
      "extra-arg-conflict", "extra_args[0]", Severity.ERROR),
     ("too long", _both(_set("limits", "max_model_len", value=200000),
@@ -130,6 +143,17 @@ def test_rule(tmp_path: Path, mutate: Mutation, code: str, where: str, severity:
     assert finding.path == str(cluster)
     assert finding.message.startswith(f"{where}: "), finding.message
     assert finding.hint
+
+
+def test_mtp_aliases_follow_the_release(tmp_path: Path) -> None:
+    """vLLM 0.11 accepts "mtp" (rc0's patch makes it deepseek_mtp): no finding; vLLM 0.12
+    rewrites "deepseek_mtp" to "mtp" with a deprecation warning: a warning."""
+    spec = ["--speculative-config", '{"num_speculative_tokens":1,"method":"mtp"}']
+    document = example_document()
+    document["extra_args"] = spec
+    assert "mtp-method-wrong" not in [
+        f.code for f in validate(write_cluster(tmp_path, document)).findings
+    ]
 
 
 def test_seed_example_has_no_error_or_warning(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from dsprep.demo import checkpoint
-from dsprep.demo.checkpoint import TensorPlan, TinySpec, w8a8_layout
+from dsprep.demo.checkpoint import CheckpointSpec, w8a8_layout
+from dsprep.family import TensorSpec
 
 STEM = "quant_model_weight_w8a8_dynamic"
 INDEX = f"{STEM}.safetensors.index.json"
@@ -57,20 +58,20 @@ def write_raw_shard(path: Path, header: bytes | dict[str, Any], data: bytes = b"
     path.write_bytes(len(raw).to_bytes(8, "little") + raw + data)
 
 
-def rewrite_with_layout(folder: Path, plans: list[TensorPlan]) -> None:
+def rewrite_with_layout(folder: Path, plans: list[TensorSpec]) -> None:
     """Re-write shards and index from a modified layout (description left as generated)."""
     for old in folder.glob("*.safetensors"):
         old.unlink()
-    checkpoint._write_shards(folder, plans, TinySpec().shards, STEM, INDEX)
+    checkpoint.write_shards(folder, plans, CheckpointSpec().shards, STEM, INDEX)
 
 
-def patched_layout(name: str, **changes: Any) -> list[TensorPlan]:
+def patched_layout(name: str, **changes: Any) -> list[TensorSpec]:
     plans = []
     for plan in w8a8_layout():
         if plan.name == name:
             if changes.get("drop"):
                 continue
-            plan = TensorPlan(
+            plan = TensorSpec(
                 plan.name,
                 changes.get("dtype", plan.dtype),
                 changes.get("shape", plan.shape),
@@ -146,7 +147,7 @@ def break_gate_up(folder: Path) -> str:
 
 def break_mtp_not_covered(folder: Path) -> str:
     description = read_json(folder / DESCRIPTION)
-    layer = f"model.layers.{TinySpec().num_hidden_layers}."
+    layer = f"model.layers.{CheckpointSpec().arch.num_hidden_layers}."
     write_json(
         folder / DESCRIPTION,
         {k: v for k, v in description.items() if not k.startswith(layer)},

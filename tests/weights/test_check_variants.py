@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dsprep.findings import Finding, Severity
-from dsprep.weights.check import check_model_dir
+from dsprep.weights.check import CheckOptions, check_model_dir
 from tests.weights import broken
 from tests.weights.broken import DESCRIPTION, shard
 
@@ -34,7 +34,7 @@ CASES: list[tuple[Callable[[Path], str], str, str | None, str | None]] = [
         "config.json",
         None,
     ),
-    (broken.break_fa_quant_type, "fa-quant-type", "config.json", None),
+    (broken.break_fa_quant_type, "leftover-quantization-config", "config.json", "without"),
     (broken.break_torch_dtype, "torch-dtype", "config.json", "'float16'"),
     (broken.break_dtype_key, "torch-dtype", "config.json", "'float32'"),
     (broken.break_misnamed_description, "misnamed-description", None, None),
@@ -42,7 +42,6 @@ CASES: list[tuple[Callable[[Path], str], str, str | None, str | None]] = [
     (broken.break_unknown_quant_type, "unknown-quant-type", DESCRIPTION, "'W8A16'"),
     (broken.break_missing_entry, "missing-description-entry", DESCRIPTION, None),
     (broken.break_gate_up, "gate-up-mismatch", DESCRIPTION, None),
-    (broken.break_mtp_not_covered, "mtp-not-covered", DESCRIPTION, "model.layers.3."),
     (broken.break_stray_index, "stray-index", None, None),
     (broken.break_stray_fp8_shard, "stray-fp8-shard", None, None),
     (broken.break_stray_shard, "stray-shard", None, None),
@@ -77,6 +76,21 @@ def test_broken_variant_has_its_code(
     if text is not None:
         assert text in finding.message
     assert finding.hint, "every finding says how to fix it"
+
+
+def test_mtp_layer_coverage_matters_only_with_speculative_decoding(w8a8_dir: Path) -> None:
+    """The MTP draft is built (and its entries looked up) only with --speculative-config:
+    an uncovered MTP layer is an error then, a note otherwise; eh_proj and the MTP
+    embed_tokens are never looked up, so they are not what the message names."""
+    broken.break_mtp_not_covered(w8a8_dir)
+    plain = check_model_dir(w8a8_dir)
+    assert plain.ok, plain.codes()
+    note = next(f for f in plain.findings if f.code == "mtp-not-covered")
+    assert note.severity is Severity.INFO and "model.layers.3." in note.message
+    with_mtp = check_model_dir(w8a8_dir, CheckOptions(speculative=True))
+    error = next(f for f in with_mtp.findings if f.code == "mtp-not-covered")
+    assert error.severity is Severity.ERROR and not with_mtp.ok
+    assert "eh_proj" not in error.message and "embed_tokens" not in error.message
 
 
 def test_tensor_not_in_index_names_shard_and_tensor(w8a8_dir: Path) -> None:
@@ -130,7 +144,7 @@ def test_fp8_tensors_without_fp8_config_are_still_fp8(fp8_dir: Path) -> None:
 def test_clean_checkpoint_passes_with_summary(w8a8_dir: Path) -> None:
     result = check_model_dir(w8a8_dir)
     assert result.ok and result.findings == []
-    data = result.data
+    data = result.payload.to_json()
     assert data["architecture"] == "DeepseekV3ForCausalLM"
     assert data["quant_types"] == {"FLOAT": 32, "W8A8": 16, "W8A8_DYNAMIC": 48}
     assert data["shards"] == 3 and data["mtp"] is True and data["mtp_layers"] == [3]

@@ -110,20 +110,31 @@ def test_help_has_an_example(run_cli: RunCli) -> None:
 
 
 def test_summary_lines() -> None:
-    lines = check_summary(
-        {
-            "model_dir": "/m",
-            "architecture": "DeepseekV3ForCausalLM",
-            "quant_types": {"W8A8_DYNAMIC": 2},
-            "shards": 163,
-            "tensors": 9,
-            "total_bytes": 690 * 1024**3,
-            "mtp": False,
-        }
+    from dsprep.weights.check import CheckSummary, HashSummary
+
+    summary = CheckSummary(
+        model_dir="/m",
+        profile="v0.11.0rc0",
+        profile_is_default=False,
+        architecture="DeepseekV3ForCausalLM",
+        quantization="ascend",
+        quant_types={"W8A8_DYNAMIC": 2},
+        description="quant_model_description.json",
+        index=None,
+        shards=163,
+        tensors=9,
+        total_bytes=690 * 1024**3,
+        bytes_on_disk=690 * 1024**3,
+        mtp=False,
+        mtp_layers=[],
+        exported_as="bfloat16",
+        hashes=HashSummary("m", files=9, verified=8, rewritten=0, failed=1),
     )
+    lines = check_summary(summary)
     assert "total bytes:  690.0 GiB" in lines and "MTP:          no" in lines
+    assert "release:      vllm-ascend v0.11.0rc0" in lines
+    assert "hashes:       8 of 9 files verified, 1 failed" in lines
     assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
-    assert check_summary({}) == []
 
 
 class _Terminal(io.StringIO):
@@ -140,11 +151,11 @@ def test_progress_bar_goes_to_a_terminal_stderr_only(
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     total = sum(p.stat().st_size for p in w8a8_dir.iterdir() if p.is_file())
-    with _progress(w8a8_dir, None, True) as advance:
+    with _progress(True) as advance:
         assert advance is not None
-        advance(total // 2)
-        advance(total)
+        advance(total // 2, total)
+        advance(total, total)
     assert "hashing" in terminal.getvalue() and "100%" in terminal.getvalue()
     assert capsys.readouterr().out == ""
-    with _progress(w8a8_dir, None, False) as nothing:
+    with _progress(False) as nothing:
         assert nothing is None

@@ -10,7 +10,7 @@ import numpy as np
 import safetensors
 
 from dsprep.demo.checkpoint import (
-    TinySpec,
+    CheckpointSpec,
     fp8_layout,
     w8a8_layout,
     write_fp8_checkpoint,
@@ -56,7 +56,9 @@ def test_w8a8_content_matches_the_recipe(tmp_path: Path) -> None:
 
 
 def test_spec_controls_shape_and_shards(tmp_path: Path) -> None:
-    spec = TinySpec(num_hidden_layers=2, n_routed_experts=2, num_nextn_predict_layers=0, shards=1)
+    spec = CheckpointSpec(shards=1).replace(
+        num_hidden_layers=2, n_routed_experts=2, num_nextn_predict_layers=0
+    )
     paths = write_w8a8_checkpoint(tmp_path / "s", spec)
     assert len([p for p in paths if p.suffix == ".safetensors"]) == 1
     assert not any(p.name.startswith("model.layers.2.") for p in w8a8_layout(spec))

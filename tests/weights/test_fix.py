@@ -37,7 +37,7 @@ def test_fix_removes_leftover_and_sets_dtype_with_backup(w8a8_dir: Path) -> None
     config = json.loads((w8a8_dir / "config.json").read_text())
     assert "quantization_config" not in config and config["torch_dtype"] == "bfloat16"
     assert (w8a8_dir / ("config.json" + BACKUP_SUFFIX)).read_bytes() == original
-    assert result.data["fixed"] == [f.message for f in fixed]
+    assert result.payload.fixed == [f.message for f in fixed]
 
 
 def test_fix_is_idempotent(w8a8_dir: Path) -> None:
@@ -71,13 +71,23 @@ def test_fix_adds_torch_dtype_when_missing_and_fixes_dtype_key(w8a8_dir: Path) -
 
 
 def test_fix_leaves_what_is_not_safe(w8a8_dir: Path) -> None:
-    broken.break_fa_quant_type(w8a8_dir)
+    broken.break_unknown_quant_type(w8a8_dir)
     broken.break_duplicate_description(w8a8_dir)
     before = snapshot(w8a8_dir)
     result = check_model_dir(w8a8_dir, FIX)
-    assert {"fa-quant-type", "duplicate-description"} <= set(result.codes())
+    assert {"unknown-quant-type", "duplicate-description"} <= set(result.codes())
     assert "fixed" not in result.codes()
     assert snapshot(w8a8_dir) == before
+
+
+def test_fix_deletes_a_block_without_quant_method(w8a8_dir: Path) -> None:
+    """``quantization_config: {fa_quant_type: …}`` replaces the description at load (it has
+    no quant_method): deleting it is the repair, as msmodelslim itself does."""
+    broken.break_fa_quant_type(w8a8_dir)
+    assert "leftover-quantization-config" in check_model_dir(w8a8_dir).codes()
+    result = check_model_dir(w8a8_dir, FIX)
+    assert result.ok, result.codes()
+    assert "quantization_config" not in json.loads((w8a8_dir / "config.json").read_text())
 
 
 def test_fix_does_not_touch_an_fp8_checkpoint(fp8_dir: Path) -> None:

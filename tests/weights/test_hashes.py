@@ -39,10 +39,12 @@ def flip_byte(path: Path, offset: int = -1) -> None:
 def test_manifest_verification_passes_and_reports_progress(w8a8_dir: Path) -> None:
     files = write_good_manifest(w8a8_dir)
     seen: list[int] = []
-    options = CheckOptions(verify_hashes=True, max_workers=2, progress=seen.append)
+    options = CheckOptions(
+        verify_hashes=True, max_workers=2, progress=lambda done, total: seen.append(done)
+    )
     result = check_model_dir(w8a8_dir, options)
     assert result.ok, result.codes()
-    assert result.data["hashes"]["verified"] == len(files)
+    assert result.payload.hashes.verified == len(files)
     total = sum(p.stat().st_size for p in files)
     assert seen == sorted(seen) and seen[-1] == total
 
@@ -97,7 +99,7 @@ def test_sha256_list_cannot_reach_outside(w8a8_dir: Path, tmp_path: Path) -> Non
     escapes = [f for f in result.findings if f.code == "path-escape"]
     assert len(escapes) == 2
     assert "'../secret.txt'" in escapes[0].message and "'/etc/passwd'" in escapes[1].message
-    assert result.data["hashes"]["verified"] == 0
+    assert result.payload.hashes.verified == 0
 
 
 def test_malformed_sha256_list_names_the_line(w8a8_dir: Path, tmp_path: Path) -> None:

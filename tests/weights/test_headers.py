@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,30 @@ import safetensors
 
 from dsprep.demo.checkpoint import write_fp8_checkpoint, write_w8a8_checkpoint
 from dsprep.weights.check import check_model_dir
-from dsprep.weights.headers import MAX_HEADER_BYTES, HeaderError, read_shard_header
+from dsprep.weights.shards import (
+    MAX_HEADER_BYTES,
+    HeaderError,
+    ShardHeader,
+    TensorInfo,
+    read_tensors,
+)
 from tests.weights.broken import shard, write_raw_shard
+
+
+@dataclass(frozen=True)
+class Read:
+    """A header with its tensors, as the tests look at them."""
+
+    header: ShardHeader
+    tensors: dict[str, TensorInfo]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.header, name)
+
+
+def read_shard_header(path: Path) -> Read:
+    return Read(*read_tensors(path))
+
 
 F32_PAIR = {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
 
@@ -39,19 +62,19 @@ def test_reader_agrees_with_safetensors_on_valid_shards(tmp_path: Path) -> None:
                 view = handle.get_slice(name)
                 assert header.tensors[name].dtype == view.get_dtype()
                 assert list(header.tensors[name].shape) == view.get_shape()
-            by_offset = sorted(header.tensors, key=lambda n: header.tensors[n][2:])
+            by_offset = sorted(header.tensors, key=lambda n: header.tensors[n].data_offsets)
             assert by_offset == handle.offset_keys()
         assert header.declared_size == header.size_on_disk == path.stat().st_size
         assert not header.truncated and header.missing_bytes == 0
 
 
 def test_public_api_shape(tmp_path: Path) -> None:
-    """The API `dsprep plan` relies on: tensors, data_bytes, header_len, declared_size."""
+    """What the readers rely on: tensors, data_bytes, header_len, declared_size."""
     path = tmp_path / "one.safetensors"
     write_raw_shard(path, F32_PAIR, b"\0" * 8)
     header = read_shard_header(path)
     info = header.tensors["a"]
-    assert (info.dtype, info.shape, info.start, info.end, info.nbytes) == ("F32", (2,), 0, 8, 8)
+    assert (info.dtype, info.shape, info.data_offsets, info.nbytes) == ("F32", (2,), (0, 8), 8)
     raw_len = len(json.dumps(F32_PAIR).encode())
     assert header.header_len == raw_len and header.data_bytes == 8
     assert header.declared_size == 8 + raw_len + 8
@@ -81,10 +104,11 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
     "length 2^63": ((1 << 63).to_bytes(8, "little") + b"{}", "exceeds the 100 MB"),
     "length past end": ((1000).to_bytes(8, "little") + b"{}", "runs past the end"),
     "not json": ((5).to_bytes(8, "little") + b"{abc}", "not valid JSON"),
-    "not utf-8": ((4).to_bytes(8, "little") + b'"\xff"}', "not valid JSON"),
+    "not utf-8": ((7).to_bytes(8, "little") + b'{"\xff":1}', "not valid JSON"),
     "json array": (json_header([1, 2]), "not an object"),
     "json string": (json_header("x"), "not an object"),
-    "deep nesting": ((200_000).to_bytes(8, "little") + b"[" * 200_000, "not valid JSON"),
+    "deep nesting": ((200_000).to_bytes(8, "little") + b"[" * 200_000, "not an object"),
+    "deep object": ((200_000).to_bytes(8, "little") + b'{"a":' * 40_000, "not valid JSON"),
     "entry not object": (json_header({"a": [1]}), "'a'"),
     "unknown dtype": (json_header({"a": entry(dtype="Q8")}, b"\0" * 8), "unknown dtype 'Q8'"),
     "negative dim": (json_header({"a": entry(shape=[-2, -1])}, b"\0" * 8), "shape"),
@@ -152,7 +176,7 @@ def test_out_of_range_offsets_become_a_truncated_shard(w8a8_dir: Path) -> None:
     header = read_shard_header(path)
     document: dict[str, Any] = {"__metadata__": header.metadata}
     for name, info in header.tensors.items():
-        document[name] = entry(info.dtype, info.shape, (info.start, info.end))
+        document[name] = entry(info.dtype, info.shape, info.data_offsets)
     document["zz.far"] = entry("I8", (far - header.data_bytes,), (header.data_bytes, far))
     write_raw_shard(path, document, b"\0" * header.data_bytes)
     result = check_model_dir(w8a8_dir)

@@ -14,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import dsprep.weights.analyse
-import dsprep.weights.fix
-import dsprep.weights.hashes
-import dsprep.weights.lfs
 from dsprep.resources import data_root
-from dsprep.weights.check import CheckOptions, check_model_dir, quantization_gate
+from dsprep.weights.check import CheckOptions, check_model_dir
 from tests.weights import broken
 from tests.weights.broken import INDEX, shard
+from tests.weights.helpers import quantization_gate
 
 _RECORDING: list[list[str]] = []
 
@@ -134,10 +131,6 @@ def test_fifo_shard_does_not_block(w8a8_dir: Path) -> None:
     assert shard(3) in finding.message and "not a regular file" in finding.message
 
 
-def test_unused_imports_are_real_modules() -> None:
-    assert dsprep.weights.analyse and dsprep.weights.fix and dsprep.weights.hashes
-
-
 def _bad_description_json(folder: Path) -> str:
     (folder / broken.DESCRIPTION).write_text("{not json")
     return broken.DESCRIPTION
@@ -199,60 +192,16 @@ _DAMAGES = [
 
 
 @pytest.mark.parametrize("damage", _DAMAGES)
-def test_forked_index_worker_gives_the_same_findings(
+def test_chunked_headers_give_the_same_findings(
     w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, damage: Callable[[Path], str]
 ) -> None:
-    """The index worker (a forked child on big folders) and the in-process path agree."""
-    import dsprep.weights.index_worker as worker
+    """Headers are decoded chunk by chunk; chunks of 7 tensors (a weight and its scales
+    split across chunks and shards) change no finding and no summary."""
+    import dsprep.weights.shards as shards
 
     damage(w8a8_dir)
-    sequential = check_model_dir(w8a8_dir)
-    monkeypatch.setattr(worker, "MIN_FORK_BYTES", 0)
-    monkeypatch.setattr(worker, "_core_to_spare", lambda: True)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counting_fork)
-    answers: list[object] = []
-    real_result = worker.IndexWorker.result
-
-    def recorded_result(self: worker.IndexWorker) -> object:
-        answers.append(real_result(self))
-        return answers[-1]
-
-    monkeypatch.setattr(worker.IndexWorker, "result", recorded_result)
-    forked = check_model_dir(w8a8_dir)
-    assert len(forks) == 1
-    assert answers and all(isinstance(a, worker.WorkerResult) for a in answers)
-    assert forked.findings == sequential.findings
-    assert forked.data == sequential.data
-
-
-def _exit_now(*args: object, **kwargs: object) -> None:
-    os._exit(3)
-
-
-@pytest.mark.parametrize("stage", ["_serve", "consistency_findings", "description_checks"])
-@pytest.mark.parametrize(
-    "damage", [broken.break_tensor_not_in_index, broken.break_missing_entry, broken.break_gate_up]
-)
-def test_failed_index_worker_falls_back_to_the_same_findings(
-    w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, stage: str, damage: Callable[[Path], str]
-) -> None:
-    """A child that dies before, or after, sending the index: the parent does it itself."""
-    import dsprep.weights.index_worker as worker
-
-    damage(w8a8_dir)
-    sequential = check_model_dir(w8a8_dir)
-    monkeypatch.setattr(worker, "MIN_FORK_BYTES", 0)
-    monkeypatch.setattr(worker, "_core_to_spare", lambda: True)
-    monkeypatch.setattr(worker, stage, _exit_now)
-    fallback = check_model_dir(w8a8_dir)
-    assert fallback.findings == sequential.findings
-    assert fallback.data == sequential.data
+    whole = check_model_dir(w8a8_dir)
+    monkeypatch.setattr(shards, "CHUNK", 7)
+    chunked = check_model_dir(w8a8_dir)
+    assert chunked.findings == whole.findings
+    assert chunked.payload == whole.payload

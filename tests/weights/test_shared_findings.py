@@ -8,10 +8,16 @@ import os
 from pathlib import Path
 
 from dsprep.findings import Finding
-from dsprep.weights.check import check_model_dir, quantization_gate
+from dsprep.profiles import profile_for
+from dsprep.weights.check import check_model_dir
 from dsprep.weights.index_files import index_findings
 from tests.weights import broken
 from tests.weights.broken import INDEX
+from tests.weights.helpers import quantization_gate
+
+
+def hook(folder: Path, name: str) -> list[Finding]:
+    return index_findings(folder, [name], profile_for(None))
 
 
 def only(findings: list[Finding], code: str, text: str = "") -> Finding:
@@ -23,7 +29,7 @@ def only(findings: list[Finding], code: str, text: str = "") -> Finding:
 def test_truncated_shard(w8a8_dir: Path) -> None:
     name = broken.break_truncated(w8a8_dir)
     from_check = only(check_model_dir(w8a8_dir).findings, "truncated-shard")
-    assert from_check == only(index_findings(w8a8_dir, [name]), "truncated-shard")
+    assert from_check == only(hook(w8a8_dir, name), "truncated-shard")
     assert from_check.message.startswith(f"{name} is truncated: ")
 
 
@@ -32,7 +38,7 @@ def test_bad_header(w8a8_dir: Path) -> None:
     broken.write_raw_shard(w8a8_dir / name, b"[1]")
     said = f"{name} has a bad header: "
     from_check = only(check_model_dir(w8a8_dir).findings, "bad-header", said)
-    assert from_check == only(index_findings(w8a8_dir, [name]), "bad-header", said)
+    assert from_check == only(hook(w8a8_dir, name), "bad-header", said)
     assert from_check.path == str(w8a8_dir / name) and "not an object" in from_check.message
 
 
@@ -40,7 +46,7 @@ def test_broken_symlink(w8a8_dir: Path) -> None:
     name = "extra.safetensors"
     os.symlink("nowhere.safetensors", w8a8_dir / name)
     from_check = only(check_model_dir(w8a8_dir).findings, "missing-shard")
-    assert from_check == only(index_findings(w8a8_dir, [name]), "missing-shard")
+    assert from_check == only(hook(w8a8_dir, name), "missing-shard")
     assert from_check.message == f"{name} is a broken symlink"
 
 
@@ -53,6 +59,6 @@ def test_fp8_index_beside_the_description(w8a8_dir: Path) -> None:
     name = "model.safetensors.index.json"
     from_check = only(check_model_dir(w8a8_dir).findings, "stray-index")
     from_gate = only(quantization_gate(w8a8_dir), "stray-index")
-    from_hook = only(index_findings(w8a8_dir, [name]), "stray-index")
+    from_hook = only(hook(w8a8_dir, name), "stray-index")
     assert from_check == from_gate == from_hook
     assert "(it lists the FP8 original's *_scale_inv tensors)" in from_check.message

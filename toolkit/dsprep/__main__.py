@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsprep.cli.entry import main
+from dsprep.cli.main import run
 
 if __name__ == "__main__":
-    main()
+    run()

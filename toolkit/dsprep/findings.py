@@ -1,11 +1,18 @@
-"""Finding and result types every stage returns and every reporter renders."""
+"""Finding and result types every stage returns and every reporter renders.
+
+Findings are made through :mod:`dsprep.catalogue` (``FP8_WEIGHTS(path, message)``); a
+code that is not in the catalogue is refused here. A :class:`Result` carries a typed
+payload (a dataclass of the command's summary) that the text summary reads by attribute
+and the JSON document serialises.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from dsprep.errors import ExitCode
 
@@ -32,6 +39,12 @@ class Finding:
     hint: str = ""
     severity: Severity = Severity.ERROR
 
+    def __post_init__(self) -> None:
+        from dsprep.catalogue import BY_CODE
+
+        if self.code not in BY_CODE:
+            raise ValueError(f"finding code {self.code!r} is not in dsprep.catalogue")
+
     def to_json(self) -> dict[str, str]:
         return {
             "code": self.code,
@@ -42,13 +55,35 @@ class Finding:
         }
 
 
+class Payload(Protocol):
+    """What a command produced besides its findings; ``to_json`` gives the ``data`` object."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class JsonPayload:
+    """Mixin for dataclass payloads: ``to_json`` is the dataclass as plain JSON types."""
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return document
+
+
+@dataclass(frozen=True)
+class NoPayload(JsonPayload):
+    """The payload of a result that only has findings."""
+
+
+P = TypeVar("P", bound=Payload)
+
+
 @dataclass
-class Result:
-    """What a command produced: findings plus JSON-able ``data`` (a summary, paths written)."""
+class Result(Generic[P]):
+    """What a command produced: findings plus its typed ``payload``."""
 
     command: str
+    payload: P
     findings: list[Finding] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -59,6 +94,10 @@ class Result:
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
 
     @property
     def ok(self) -> bool:
@@ -73,5 +112,5 @@ class Result:
         return ExitCode.OK if self.ok else ExitCode.FINDINGS
 
     def codes(self) -> list[str]:
-        """The finding codes in order (handy for tests and for grepping)."""
+        """The finding codes in order (for tests and the JSON summary, never for control flow)."""
         return [f.code for f in self.findings]

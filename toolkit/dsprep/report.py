@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from dsprep.errors import DsprepError
-from dsprep.findings import Finding, Result, Severity
+from dsprep.findings import Finding, Payload, Result, Severity
 
-SummaryFn = Callable[[dict[str, Any]], list[str]]
+P = TypeVar("P", bound=Payload)
 
 
 def finding_line(finding: Finding) -> str:
@@ -32,10 +32,10 @@ def hook_line(finding: Finding) -> str:
     return f"{finding.path}: {prefix}{finding.message} [{finding.code}]{fix}"
 
 
-def render_text(result: Result, summary: SummaryFn | None = None) -> str:
+def render_text(result: Result[P], summary: Callable[[P], list[str]] | None = None) -> str:
     lines: list[str] = []
     if summary is not None:
-        lines.extend(summary(result.data))
+        lines.extend(summary(result.payload))
     if result.findings:
         if lines:
             lines.append("")
@@ -55,28 +55,30 @@ def render_text(result: Result, summary: SummaryFn | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def result_document(result: Result) -> dict[str, Any]:
+def result_document(result: Result[Any]) -> dict[str, Any]:
     return {
         "status": result.status,
         "command": result.command,
         "findings": [f.to_json() for f in result.findings],
-        "data": result.data,
+        "data": result.payload.to_json(),
     }
 
 
 def error_document(command: str, error: DsprepError) -> dict[str, Any]:
+    from dsprep.catalogue import kind
+
+    finding = kind(error.code)(error.path, error.message, hint=error.hint)
+    return {"status": "error", "command": command, "findings": [finding.to_json()], "data": {}}
+
+
+def usage_document(message: str) -> dict[str, Any]:
+    """A usage error (exit 2) as the one JSON document ``--format json`` promises."""
+    from dsprep import catalogue as C
+
     return {
         "status": "error",
-        "command": command,
-        "findings": [
-            {
-                "code": error.code,
-                "severity": "error",
-                "path": error.path,
-                "message": error.message,
-                "hint": error.hint,
-            }
-        ],
+        "command": "dsprep",
+        "findings": [C.USAGE("", message).to_json()],
         "data": {},
     }
 

@@ -1,33 +1,32 @@
-"""Access to the bundled data (``templates/`` and ``schemas/``).
+"""Access to the bundled data: ``templates/``, ``schemas/`` and ``profiles/``.
 
-In a built wheel they live inside the package as ``dsprep/_data/{templates,schemas}``
-(hatchling ``force-include``); in a checkout or an editable install they are the
-top-level ``templates/`` and ``schemas/`` folders beside ``toolkit/``.
+In a built wheel they live inside the package as ``dsprep/_data/…`` (hatchling
+``force-include``); in a checkout or an editable install they are the top-level folders
+beside ``toolkit/``. Everything that reads bundled data goes through this module.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from dsprep.errors import InputError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_FOLDERS = ("templates", "schemas", "profiles")
 
 
 @cache
 def data_root() -> Path:
-    """The folder holding ``templates/`` and ``schemas/`` for this installation."""
-    bundled = _PACKAGE_DIR / "_data"
-    if (bundled / "schemas").is_dir():
-        return bundled
-    checkout = _PACKAGE_DIR.parent.parent  # toolkit/dsprep -> repository root
-    if (checkout / "schemas").is_dir() and (checkout / "templates").is_dir():
-        return checkout
+    """The folder holding ``templates/``, ``schemas/`` and ``profiles/`` for this installation."""
+    package = Path(str(files("dsprep")))
+    for root in (package / "_data", package.parent.parent):  # wheel; checkout (toolkit/dsprep)
+        if all((root / folder).is_dir() for folder in DATA_FOLDERS):
+            return root
     raise InputError(
-        "dsprep's bundled data (templates/, schemas/) is missing from this installation",
+        "dsprep's bundled data (templates/, schemas/, profiles/) is missing from this installation",
         hint="reinstall dsprep from a wheel or a full checkout",
     )
 
@@ -46,6 +45,15 @@ def schemas_dir() -> Path:
 
 def schema_path(name: str) -> Path:
     return schemas_dir() / name
+
+
+def profiles_dir() -> Path:
+    return data_root() / "profiles"
+
+
+def profile_files() -> list[Path]:
+    """The bundled release profiles, one JSON file each."""
+    return sorted(profiles_dir().glob("*.json"))
 
 
 @cache

@@ -6,67 +6,83 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from dsprep.cli.common import format_option, human_bytes, run_command
-from dsprep.findings import Result
+from dsprep.cli.common import Command, format_option, human_bytes, run_command
+from dsprep.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dsprep.weights.check import CheckSummary
 
 
-def check_summary(data: dict[str, Any]) -> list[str]:
-    """The text summary: architecture, quant types, shards, bytes, MTP."""
-    if not data:
-        return []
-    types = data.get("quant_types") or {}
+def check_summary(summary: CheckSummary) -> list[str]:
+    """The text summary: release, architecture, quant types, shards, bytes, MTP, hashes."""
+    types = summary.quant_types
     quant = ", ".join(f"{name} ×{count}" for name, count in types.items()) or "none described"
-    mtp_layers = data.get("mtp_layers") or []
-    mtp = f"yes (layer {', '.join(map(str, mtp_layers))})" if data.get("mtp") else "no"
+    layers = ", ".join(map(str, summary.mtp_layers))
+    default = " (the newest bundled profile; pass --image for yours)"
     lines = [
-        f"model:        {data.get('model_dir', '')}",
-        f"architecture: {data.get('architecture', 'unknown')}",
+        f"model:        {summary.model_dir}",
+        f"release:      vllm-ascend {summary.profile}"
+        + (default if summary.profile_is_default else ""),
+        f"architecture: {summary.architecture}",
         f"quant types:  {quant}",
-        f"shards:       {data.get('shards', 0)} ({data.get('tensors', 0)} tensors)",
-        f"total bytes:  {human_bytes(int(data.get('total_bytes', 0)))}",
-        f"MTP:          {mtp}",
+        f"shards:       {summary.shards} ({summary.tensors} tensors)",
+        f"total bytes:  {human_bytes(summary.total_bytes)}",
+        f"MTP:          {f'yes (layer {layers})' if summary.mtp else 'no'}",
     ]
-    hashes = data.get("hashes")
-    if hashes:
-        lines.append(f"hashes:       {hashes['verified']} of {hashes['files']} files verified")
+    hashes = summary.hashes
+    if hashes is not None:
+        rewritten = f", {hashes.rewritten} rewritten by dsprep" if hashes.rewritten else ""
+        failed = f", {hashes.failed} failed" if hashes.failed else ""
+        lines.append(
+            f"hashes:       {hashes.verified} of {hashes.files} files verified{rewritten}{failed}"
+        )
     return lines
 
 
 @contextmanager
-def _progress(model_dir: Path, sha256_file: Path | None, wanted: bool) -> Iterator[Any]:
-    """A progress bar on stderr while hashing (only when stderr is a terminal)."""
+def _progress(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr while hashing (only when stderr is a terminal); the core
+    reports ``(done, total)`` bytes."""
     if not wanted or not sys.stderr.isatty():
         yield None
         return
-    from dsprep.weights.hashes import manifest_targets, sha256sum_targets, target_bytes
-    from dsprep.weights.safety import ModelDir
+    bar: Any = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="hashing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
 
     try:
-        model = ModelDir(model_dir)
-        targets = sha256sum_targets(sha256_file) if sha256_file else manifest_targets(model)
-        total = target_bytes(model, targets)
-    except Exception:  # the core reports the real problem; the bar is only decoration
-        yield None
-        return
-    with click.progressbar(length=total, label="hashing", file=sys.stderr) as bar:
-        seen = [0]
-
-        def advance(done: int) -> None:
-            bar.update(done - seen[0])
-            seen[0] = done
-
         yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 @click.command(
     "check",
-    epilog="Example: dsprep check ./DeepSeek-V3.1-w8a8 --verify-hashes --format json",
+    cls=Command,
+    epilog="Example: dsprep check ./DeepSeek-V3.1-w8a8 --image v0.11.0rc0 --verify-hashes",
 )
 @click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--image",
+    metavar="TAG",
+    default=None,
+    help="The vllm-ascend image tag to judge for [default: the newest bundled profile].",
+)
+@click.option(
+    "--speculative",
+    is_flag=True,
+    help="MTP speculative decoding will be on (the MTP layer must then be described).",
+)
 @click.option(
     "--verify-hashes", is_flag=True, help="Re-hash every file against .dsprep/manifest.json."
 )
@@ -88,29 +104,35 @@ def _progress(model_dir: Path, sha256_file: Path | None, wanted: bool) -> Iterat
 def check(
     ctx: click.Context,
     model_dir: Path,
+    image: str | None,
+    speculative: bool,
     verify_hashes: bool,
     sha256_file: Path | None,
     fix: bool,
     jobs: int | None,
     fmt: str,
-) -> None:
-    """Prove a weights folder is servable by vllm-ascend before the 20-minute load.
+) -> ExitCode:
+    """Prove a weights folder is servable by a vllm-ascend release before the 20-minute load.
 
     Reads config.json, quant_model_description.json, the shard index and every shard
     header (never tensor data, never a file outside MODEL_DIR) and reports FP8 weights,
     misnamed descriptions, uncovered layers, bad quantized tensors, leftover config keys,
-    missing or truncated shards. Exit 0 ok, 1 problems found, 3 could not run.
+    missing or truncated shards, as the release of --image would meet them. Exit 0 ok,
+    1 problems found, 3 could not run.
     """
     from dsprep.weights.check import CheckOptions, check_model_dir
 
     hashing = verify_hashes or sha256_file is not None
-    with _progress(model_dir, sha256_file, hashing) as advance:
+    with _progress(hashing) as advance:
         options = CheckOptions(
+            image=image,
+            speculative=speculative,
             verify_hashes=hashing,
             sha256_file=sha256_file,
             fix=fix,
             max_workers=jobs,
             progress=advance,
         )
-        produce: Callable[[], Result] = lambda: check_model_dir(model_dir, options)  # noqa: E731
-        run_command(ctx, "check", fmt, produce, check_summary)
+        return run_command(
+            ctx, "check", fmt, lambda: check_model_dir(model_dir, options), check_summary
+        )

@@ -1,27 +1,32 @@
-"""What every command shares: ``--format``, error handling, rendering and the exit code."""
+"""What every command shares: ``--format``, ``--debug``, error handling, rendering and the
+exit code a command returns."""
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from dsprep.errors import DsprepError
-from dsprep.findings import Result
-from dsprep.report import (
-    SummaryFn,
-    error_document,
-    render_error_text,
-    render_json,
-    render_text,
-    result_document,
-)
+from dsprep.errors import DsprepError, ExitCode
+from dsprep.findings import Payload, Result
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+P = TypeVar("P", bound=Payload)
+
+
+class Command(click.Command):
+    """A dsprep command: the callback returns its exit code, which becomes the process's."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        code = super().invoke(ctx)
+        if isinstance(code, int):
+            ctx.exit(code)
+        return code
 
 
 def human_bytes(count: int) -> str:
@@ -34,8 +39,24 @@ def human_bytes(count: int) -> str:
     return f"{value:.1f} TiB"
 
 
+def _debug_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        root = ctx.find_root()
+        root.obj = root.obj if isinstance(root.obj, dict) else {}
+        root.obj["debug"] = True
+    return value
+
+
 def format_option(func: F) -> F:
-    """``--format text|json``: JSON prints exactly one document on stdout, errors included."""
+    """``--format text|json`` (JSON prints exactly one document on stdout, errors included)
+    and ``--debug``, which every command takes after its name too."""
+    func = click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_debug_callback,
+        help="Show full tracebacks on errors (also DSPREP_DEBUG=1).",
+    )(func)
     option = click.option(
         "--format",
         "fmt",
@@ -49,33 +70,38 @@ def format_option(func: F) -> F:
 
 def debug_enabled(ctx: click.Context) -> bool:
     root = ctx.find_root()
-    return bool(isinstance(root.obj, dict) and root.obj.get("debug"))
+    if isinstance(root.obj, dict) and root.obj.get("debug"):
+        return True
+    return os.environ.get("DSPREP_DEBUG", "") not in ("", "0")
 
 
-def fail(ctx: click.Context, command: str, fmt: str, error: DsprepError) -> NoReturn:
-    """Report an error that stopped the command and exit with its code (3 unless set)."""
+def report_error(ctx: click.Context, command: str, fmt: str, error: DsprepError) -> ExitCode:
+    """Report an error that stopped the command; its exit code (3 unless it says)."""
+    from dsprep.report import error_document, render_error_text, render_json
+
     if debug_enabled(ctx):
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     if fmt == "json":
         click.echo(render_json(error_document(command, error)), nl=False)
     else:
         click.echo(render_error_text(error), err=True, nl=False)
-    ctx.exit(int(error.exit_code))
-    raise AssertionError("unreachable")  # pragma: no cover - ctx.exit raises
+    return error.exit_code
 
 
-def call_core(ctx: click.Context, command: str, fmt: str, produce: Callable[[], T]) -> T:
-    """Call the core and return what it produced.
+def call_core(ctx: click.Context, command: str, fmt: str, produce: Callable[[], T]) -> T | ExitCode:
+    """Call the core: what it produced, or the exit code of the error that stopped it.
 
-    A :class:`DsprepError` becomes one ``Error:`` line (or a JSON error document) and its
-    exit code; any other exception is an internal error, exit 3, traceback only with --debug.
+    A :class:`DsprepError` becomes one ``Error:`` line (or a JSON error document); any
+    other exception is an internal error, exit 3, traceback only with --debug.
     """
     try:
         return produce()
     except DsprepError as exc:
-        fail(ctx, command, fmt, exc)
+        return report_error(ctx, command, fmt, exc)
     except KeyboardInterrupt:
-        fail(ctx, command, fmt, DsprepError("interrupted", hint="run the command again"))
+        return report_error(
+            ctx, command, fmt, DsprepError("interrupted", hint="run the command again")
+        )
     except click.exceptions.Exit:
         raise
     except Exception as exc:  # an unexpected bug must still not print a bare traceback
@@ -85,27 +111,29 @@ def call_core(ctx: click.Context, command: str, fmt: str, produce: Callable[[], 
             f"internal error: {type(exc).__name__}: {exc}",
             hint="re-run with --debug for the traceback and report it",
         )
-        fail(ctx, command, fmt, error)
+        return report_error(ctx, command, fmt, error)
 
 
 def run_command(
     ctx: click.Context,
     command: str,
     fmt: str,
-    produce: Callable[[], Result],
-    summary: SummaryFn | None = None,
-) -> NoReturn:
-    """Call the core (see :func:`call_core`), render its result in ``fmt``, exit 0 (ok) or 1
-    (findings)."""
-    emit(ctx, fmt, call_core(ctx, command, fmt, produce), summary)
+    produce: Callable[[], Result[P]],
+    summary: Callable[[P], list[str]] | None = None,
+) -> ExitCode:
+    """Call the core (see :func:`call_core`), render its result in ``fmt``; the exit code
+    (0 ok, 1 findings, 3 could not run) for the command to return."""
+    result = call_core(ctx, command, fmt, produce)
+    if isinstance(result, ExitCode):
+        return result
+    return emit(fmt, result, summary)
 
 
-def emit(
-    ctx: click.Context, fmt: str, result: Result, summary: SummaryFn | None = None
-) -> NoReturn:
+def emit(fmt: str, result: Result[P], summary: Callable[[P], list[str]] | None = None) -> ExitCode:
+    from dsprep.report import render_json, render_text, result_document
+
     if fmt == "json":
         click.echo(render_json(result_document(result)), nl=False)
     else:
         click.echo(render_text(result, summary), nl=False)
-    ctx.exit(int(result.exit_code))
-    raise AssertionError("unreachable")  # pragma: no cover
+    return result.exit_code

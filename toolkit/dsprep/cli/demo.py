@@ -3,50 +3,58 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import format_option, run_command
-from dsprep.findings import Result
+from dsprep.cli.common import Command, format_option, run_command
+from dsprep.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dsprep.demo.run import DemoSummary, StepRecord
 
 
-def demo_summary(data: dict[str, Any]) -> list[str]:
-    if not data:
-        return []
-    where = " (a new temporary folder)" if data.get("temporary") else ""
-    lines = [f"dsprep demo in {data['dir']}{where}"]
-    steps = data.get("steps", [])
-    for i, step in enumerate(steps, start=1):
-        text = step.get("summary", "")
-        lines.append(
-            f"[{i}/{len(steps)}] {step['name']}: {step['status']}" + (f" - {text}" if text else "")
-        )
-    if "model_dir" in data:
-        lines.append(f"W8A8 model: {data['model_dir']}")
-    if data.get("launch_dir"):
-        lines.append(f"launch scripts: {data['launch_dir']} (start with PLAN.md)")
-    if data.get("model_dir"):
-        lines.append(f"next: dsprep check --verify-hashes {data['model_dir']}")
+def step_line(number: int, total: int, record: StepRecord) -> str:
+    text = f" - {record.summary}" if record.summary else ""
+    return f"[{number}/{total}] {record.name}: {record.status}{text}"
+
+
+def demo_summary(summary: DemoSummary) -> list[str]:
+    """What follows the steps (printed as they ran): where the results are."""
+    lines: list[str] = []
+    if summary.model_dir:
+        lines.append(f"W8A8 model: {summary.model_dir}")
+    if summary.launch_dir:
+        lines.append(f"launch scripts: {summary.launch_dir} (start with PLAN.md)")
+    if summary.model_dir:
+        lines.append(f"next: dsprep check --verify-hashes {summary.model_dir}")
     return lines
 
 
-@click.command("demo", epilog="Example: dsprep demo /tmp/dsprep-demo")
+@click.command("demo", cls=Command, epilog="Example: dsprep demo /tmp/dsprep-demo")
 @click.argument("folder", metavar="[DIR]", required=False, type=click.Path(path_type=Path))
 @format_option
 @click.pass_context
-def demo(ctx: click.Context, folder: Path | None, fmt: str) -> None:
+def demo(ctx: click.Context, folder: Path | None, fmt: str) -> ExitCode:
     """Run the main job on the bundled sample, with no network beyond 127.0.0.1.
 
     Builds a tiny DeepSeek-V3-shaped W8A8 repo and an FP8 one, serves them from a
     ModelScope-compatible hub on 127.0.0.1, fetches the W8A8 repo with the real modelscope
-    client, shows the FP8 repo refused before any shard is transferred, and checks the
-    download against its manifest. DIR (default: a new temporary folder) holds everything,
-    including the client's cache and credentials.
+    client, shows the FP8 repo refused before any shard is transferred, checks the
+    download against its manifest, lints and rewrites its chat template and writes the
+    launch scripts of the manual's cluster. DIR (default: a new temporary folder) holds
+    everything, including the client's cache and credentials. Each step is printed as it
+    runs.
     """
-    from dsprep.demo.run import run_demo
+    from dsprep.demo.run import DemoListener, run_demo
 
-    def produce() -> Result:
-        return run_demo(folder)
+    class Printer(DemoListener):
+        def started(self, root: Path, temporary: bool, steps: int) -> None:
+            where = " (a new temporary folder)" if temporary else ""
+            click.echo(f"dsprep demo in {root}{where}")
 
-    run_command(ctx, "demo", fmt, produce, demo_summary)
+        def step(self, number: int, total: int, record: StepRecord) -> None:
+            click.echo(step_line(number, total, record))
+
+    listener = Printer() if fmt == "text" else None
+    return run_command(ctx, "demo", fmt, lambda: run_demo(folder, listener=listener), demo_summary)

@@ -3,45 +3,49 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import format_option, run_command
-from dsprep.findings import Result
+from dsprep.cli.common import Command, format_option, run_command
+from dsprep.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dsprep.launch.emit import EmitSummary, InitSummary
 
 DEFAULT_INIT = Path("cluster.yaml")
 
 
-def _summary(data: dict[str, Any]) -> list[str]:
-    if data.get("init"):
-        if not data.get("written"):
-            return ["the example cluster file is already there, unchanged"]
-        target = data["written"][0]
-        return [
-            f"wrote the example cluster file {target} (the manual's two-node values)",
-            f"next: edit it, then: dsprep emit-launch {target} --out launch/",
-        ]
-    written = data.get("written", [])
-    if not written:
+def init_summary(summary: InitSummary) -> list[str]:
+    if not summary.written:
+        return ["the example cluster file is already there, unchanged"]
+    return [
+        f"wrote the example cluster file {summary.target} (the manual's two-node values)",
+        f"next: edit it, then: dsprep emit-launch {summary.target} --out launch/",
+    ]
+
+
+def emit_summary(summary: EmitSummary) -> list[str]:
+    if not summary.written:
         return ["nothing written: fix the problems below and run again"]
-    lines = [f"wrote {len(written)} files to {data['out']}:"]
-    lines += [f"  {name}" for name in written]
-    memory = data.get("memory", {})
+    lines = [f"wrote {len(summary.written)} files to {summary.out}:"]
+    lines += [f"  {name}" for name in summary.written]
+    memory = summary.memory
     if memory:
         from dsprep.launch.plan import gib
 
         verdict = "fits" if memory.get("fits") else "DOES NOT FIT"
         lines.append(
             f"memory per NPU: {verdict}, headroom {gib(memory['headroom_bytes'])}"
-            f" (details in {data['out']}/PLAN.md)"
+            f" (details in {summary.out}/PLAN.md)"
         )
-    lines.append(f"next: follow the run order in {data['out']}/PLAN.md")
+    lines.append(f"next: follow the run order in {summary.out}/PLAN.md")
     return lines
 
 
 @click.command(
     "emit-launch",
+    cls=Command,
     epilog=(
         "Example: dsprep emit-launch --init cluster.yaml && "
         "dsprep emit-launch cluster.yaml --out launch/"
@@ -74,7 +78,7 @@ def emit_launch(
     init: bool,
     model_dir: Path | None,
     fmt: str,
-) -> None:
+) -> ExitCode:
     """Validate CLUSTER and write ready-to-run scripts for every node.
 
     Per node: env.sh, container.sh, preflight.sh, serve.sh; plus verify.sh and PLAN.md
@@ -86,16 +90,10 @@ def emit_launch(
 
     if init:
         target = cluster or DEFAULT_INIT
-
-        def produce_init() -> Result:
-            return write_example(target)
-
-        run_command(ctx, "emit-launch", fmt, produce_init, _summary)
+        return run_command(ctx, "emit-launch", fmt, lambda: write_example(target), init_summary)
     if cluster is None or out_dir is None:
         raise click.UsageError("give a CLUSTER file and --out DIR (or --init to write an example)")
     cluster_path, out_path = cluster, out_dir
-
-    def produce() -> Result:
-        return core_emit(cluster_path, out_path, model_dir)
-
-    run_command(ctx, "emit-launch", fmt, produce, _summary)
+    return run_command(
+        ctx, "emit-launch", fmt, lambda: core_emit(cluster_path, out_path, model_dir), emit_summary
+    )

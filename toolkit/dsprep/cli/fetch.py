@@ -3,42 +3,45 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import format_option, human_bytes, run_command
-from dsprep.findings import Result
+from dsprep.cli.common import Command, format_option, human_bytes, run_command
+from dsprep.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dsprep.weights.fetch import FetchSummary
 
 
-def fetch_summary(data: dict[str, Any]) -> list[str]:
-    if not data:
-        return []
+def fetch_summary(summary: FetchSummary) -> list[str]:
     lines = [
-        f"repo:     {data['repo']}@{data['revision']} from {data['endpoint']}",
-        f"listed:   {data['remote_files']} files, {human_bytes(data['remote_bytes'])}",
-        f"folder:   {data['local_dir']}",
+        f"repo:     {summary.repo}@{summary.revision} from {summary.endpoint}",
+        f"release:  vllm-ascend {summary.profile}",
+        f"listed:   {summary.remote_files} files, {human_bytes(summary.remote_bytes)}",
+        f"folder:   {summary.local_dir}",
     ]
-    if data.get("refused"):
+    if summary.refused:
         lines.append(
-            f"refused:  no weight shard was requested ({len(data['downloaded'])} metadata "
+            f"refused:  no weight shard was requested ({len(summary.downloaded)} metadata "
             "file(s) read); no manifest written"
         )
-        if data.get("alternatives"):
-            lines.append("W8A8 repos for Ascend: " + ", ".join(data["alternatives"]))
+        if summary.alternatives:
+            lines.append("W8A8 repos for Ascend: " + ", ".join(summary.alternatives))
         return lines
     lines.append(
-        f"files:    {data['files']} ({human_bytes(data['bytes'])}): "
-        f"{len(data['downloaded'])} downloaded, {len(data['reused'])} already present and verified"
+        f"files:    {summary.files} ({human_bytes(summary.bytes)}): "
+        f"{len(summary.downloaded)} downloaded, {len(summary.reused)} already present and verified"
     )
-    lines.append(f"manifest: {data['manifest']}")
-    if "check" in data:
-        lines.append(f"check:    {data['check']['status']}")
+    lines.append(f"manifest: {summary.manifest}")
+    if summary.check is not None:
+        lines.append(f"check:    {summary.check.status}")
     return lines
 
 
 @click.command(
     "fetch",
+    cls=Command,
     epilog="Example: dsprep fetch Eco-Tech/DeepSeek-V3.1-w8a8-mtp-QuaRot --local-dir ./w8a8",
 )
 @click.argument("model_id")
@@ -73,6 +76,12 @@ def fetch_summary(data: dict[str, Any]) -> list[str]:
     default=False,
     help="Download even when the repo has no quant_model_description.json (and no FP8).",
 )
+@click.option(
+    "--image",
+    metavar="TAG",
+    default=None,
+    help="The vllm-ascend image tag the gate and the final check judge for [default: newest].",
+)
 @format_option
 @click.pass_context
 def fetch(
@@ -85,8 +94,9 @@ def fetch(
     max_workers: int,
     endpoint: str | None,
     allow_unverified: bool,
+    image: str | None,
     fmt: str,
-) -> None:
+) -> ExitCode:
     """Download W8A8 weights from ModelScope, reading config.json first.
 
     Lists the repo (sizes, SHA-256), fetches config.json and the quantization description,
@@ -105,9 +115,6 @@ def fetch(
         max_workers=max_workers,
         endpoint=endpoint,
         allow_unverified=allow_unverified,
+        image=image,
     )
-
-    def produce() -> Result:
-        return fetch_model(options)
-
-    run_command(ctx, "fetch", fmt, produce, fetch_summary)
+    return run_command(ctx, "fetch", fmt, lambda: fetch_model(options), fetch_summary)

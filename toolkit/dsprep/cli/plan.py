@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import format_option, run_command
-from dsprep.findings import Result
+from dsprep.cli.common import Command, format_option, run_command
+from dsprep.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dsprep.launch.emit import PlanSummary
 
 
-def _summary(data: dict[str, Any]) -> list[str]:
-    return list(data.get("lines", []))
+def plan_summary(summary: PlanSummary) -> list[str]:
+    return list(summary.lines)
 
 
 @click.command(
-    "plan", epilog="Example: dsprep plan cluster.yaml --model-dir /data/DeepSeek-V3.1-w8a8"
+    "plan",
+    cls=Command,
+    epilog="Example: dsprep plan cluster.yaml --model-dir /data/DeepSeek-V3.1-w8a8",
 )
 @click.argument("cluster", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -26,7 +31,7 @@ def _summary(data: dict[str, Any]) -> list[str]:
 )
 @format_option
 @click.pass_context
-def plan(ctx: click.Context, cluster: Path, model_dir: Path | None, fmt: str) -> None:
+def plan(ctx: click.Context, cluster: Path, model_dir: Path | None, fmt: str) -> ExitCode:
     """Memory fit per NPU: weights (experts over the EP group, the rest over TP), MLA KV
     cache for max_num_seqs × max_model_len and a reserve, against HBM ×
     gpu_memory_utilization. Says the headroom, or the largest max_model_len and
@@ -34,7 +39,4 @@ def plan(ctx: click.Context, cluster: Path, model_dir: Path | None, fmt: str) ->
     """
     from dsprep.launch.emit import plan_result
 
-    def produce() -> Result:
-        return plan_result(cluster, model_dir)
-
-    run_command(ctx, "plan", fmt, produce, _summary)
+    return run_command(ctx, "plan", fmt, lambda: plan_result(cluster, model_dir), plan_summary)

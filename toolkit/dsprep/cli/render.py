@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import call_core, emit, format_option, run_command
+from dsprep.cli.common import Command, call_core, emit, format_option, run_command
+from dsprep.errors import ExitCode
 from dsprep.findings import Result
 
 if TYPE_CHECKING:
-    from dsprep.template.prompt import RenderedPrompt
+    from dsprep.template.prompt import RenderedPrompt, SelfTestSummary, TokenPiece
 
 
-def self_test_summary(data: dict[str, Any]) -> list[str]:
-    if not data:
-        return []
+def self_test_summary(summary: SelfTestSummary) -> list[str]:
     return [
-        f"template:   {data.get('template', '')}",
-        f"engine:     {data.get('engine', '')}",
-        f"cases:      {data.get('cases', 0)} ({data.get('renders', 0)} renders,"
-        f" {data.get('tool_calls_checked', 0)} tool calls parsed back)",
+        f"template:   {summary.template}",
+        f"engine:     {summary.engine}",
+        f"cases:      {summary.cases} ({summary.renders} renders,"
+        f" {summary.tool_calls_checked} tool calls parsed back)",
     ]
 
 
-def _pieces_text(pieces: list[Any]) -> str:
+def _pieces_text(pieces: list[TokenPiece]) -> str:
     lines = [f"# {len(pieces)} tokens"]
     for index, piece in enumerate(pieces):
-        token_id = "-" if piece.token_id is None else str(piece.token_id)
+        token_id = "-" if piece.id is None else str(piece.id)
         mark = "  added token" if piece.added_token else ""
         lines.append(f"{index:5d} {token_id:>7} {piece.text!r}{mark}")
     return "\n".join(lines) + "\n"
@@ -36,6 +35,7 @@ def _pieces_text(pieces: list[Any]) -> str:
 
 @click.command(
     "render",
+    cls=Command,
     epilog="Example: dsprep render ./DeepSeek-V3.1-w8a8 --messages conv.json"
     " --add-generation-prompt --tokens\n\nExample: dsprep render ./DeepSeek-V3.1-w8a8 --self-test",
 )
@@ -78,7 +78,7 @@ def render(
     tokens: bool,
     self_test: bool,
     fmt: str,
-) -> None:
+) -> ExitCode:
     """Render MODEL_DIR's chat template as transformers and vLLM do.
 
     The default engine is a bounded Jinja sandbox configured like transformers' own
@@ -91,7 +91,7 @@ def render(
 
     chosen: Engine = "transformers" if engine == "transformers" else "jinja"
     if self_test:
-        run_command(
+        return run_command(
             ctx,
             "render --self-test",
             fmt,
@@ -113,16 +113,11 @@ def render(
         return render_model(model_dir, request, engine=chosen, with_tokens=tokens)
 
     rendered = call_core(ctx, "render", fmt, produce)
+    if isinstance(rendered, ExitCode):
+        return rendered
     if fmt == "json":
-        result = Result("render")
-        result.data.update(template=rendered.origin, engine=engine, prompt=rendered.prompt)
-        if tokens:
-            result.data["tokens"] = [
-                {"text": p.text, "id": p.token_id, "added_token": p.added_token}
-                for p in rendered.pieces
-            ]
-        emit(ctx, fmt, result)
+        return emit(fmt, Result("render", rendered))
     click.echo(rendered.prompt)
-    if tokens:
-        click.echo(_pieces_text(rendered.pieces), nl=False)
-    ctx.exit(0)
+    if rendered.tokens is not None:
+        click.echo(_pieces_text(rendered.tokens), nl=False)
+    return ExitCode.OK

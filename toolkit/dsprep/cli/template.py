@@ -3,43 +3,58 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import format_option, run_command
-from dsprep.findings import Result
+from dsprep.cli.common import Command, format_option, run_command
+from dsprep.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dsprep.findings import Result
+    from dsprep.template.lint import TemplateCheckSummary
+    from dsprep.template.rewrite import RewriteStatus, RewriteSummary
 
 
-def template_summary(data: dict[str, Any]) -> list[str]:
-    if not data:
-        return []
-    lines = [f"file:   {data.get('path', '')}"]
-    for entry in data.get("entries", []):
-        lines.append(f"entry:  {entry['name']}: {entry['kind']} -> {entry['action']}")
-    for entry in data.get("templates", []):
-        default = entry["thinking_default"]
+def check_summary(summary: TemplateCheckSummary) -> list[str]:
+    """``--check``: the file and, per template, its kind, thinking default and tool support."""
+    lines = [f"file:   {summary.path}"]
+    for entry in summary.templates:
+        default = entry.thinking_default
         thinking = "unset" if default is None else ("on" if default else "off")
-        tools = "yes" if entry["tools"] else "no"
+        tools = "yes" if entry.tools else "no"
         lines.append(
-            f"entry:  {entry['name']}: {entry['kind']}, thinking default {thinking}, tools {tools}"
+            f"entry:  {entry.name}: {entry.kind}, thinking default {thinking}, tools {tools}"
         )
-    status = data.get("status")
-    if status == "up-to-date":
-        lines.append("status: up to date (nothing written)")
-    elif status == "rewritten":
-        lines.append(f"status: rewritten (original kept as {data.get('backup', '')})")
-    elif status == "would-rewrite":
-        lines.append("status: would rewrite (dry run, nothing written)")
-    elif status:
-        lines.append(f"status: {status} (nothing written)")
-    if "self_test_renders" in data:
-        lines.append(f"self-test: {data['self_test_renders']} renders checked")
+    return lines
+
+
+def _status_line(status: RewriteStatus, backup: str | None) -> str:
+    from dsprep.template.rewrite import RewriteStatus
+
+    if status is RewriteStatus.UP_TO_DATE:
+        return "status: up to date (nothing written)"
+    if status is RewriteStatus.REWRITTEN:
+        return f"status: rewritten (original kept as {backup or ''})"
+    if status is RewriteStatus.WOULD_REWRITE:
+        return "status: would rewrite (dry run, nothing written)"
+    return f"status: {status.value} (nothing written)"
+
+
+def rewrite_summary(summary: RewriteSummary) -> list[str]:
+    """The file, each template's kind and action, the status and the self-test's size."""
+    lines = [f"file:   {summary.path}"]
+    for entry in summary.entries:
+        lines.append(f"entry:  {entry.name}: {entry.kind} -> {entry.action.value}")
+    lines.append(_status_line(summary.status, summary.backup))
+    if summary.self_test_renders is not None:
+        lines.append(f"self-test: {summary.self_test_renders} renders checked")
     return lines
 
 
 @click.command(
     "template",
+    cls=Command,
     epilog="Example: dsprep template ./DeepSeek-V3.1-w8a8 --thinking off --tools --dry-run\n\n"
     "Example: dsprep template ./DeepSeek-V3.1-w8a8/tokenizer_config.json --check",
 )
@@ -73,7 +88,7 @@ def template(
     dry_run: bool,
     check: bool,
     fmt: str,
-) -> None:
+) -> ExitCode:
     """Rewrite or lint the DeepSeek-V3.1 chat template of a model folder.
 
     Recognises the published template, vLLM's example, a copy with ASCII-bar look-alike
@@ -86,17 +101,20 @@ def template(
     if check:
         from dsprep.template.lint import check_template
 
-        run_command(ctx, "template --check", fmt, lambda: check_template(target), template_summary)
+        return run_command(
+            ctx, "template --check", fmt, lambda: check_template(target), check_summary
+        )
     if thinking is None:
         raise click.UsageError("pass --thinking on|off (or --check to lint)", ctx=ctx)
     from dsprep.template.rewrite import RewriteOptions, rewrite
 
     options = RewriteOptions(thinking == "on", tools, force, dry_run)
 
-    def produce_rewrite() -> Result:
+    def produce_rewrite() -> Result[RewriteSummary]:
         result = rewrite(target, options)
-        if fmt == "text" and dry_run and result.data.get("diff"):
-            click.echo(result.data["diff"], nl=False)  # the diff first, then the summary
+        diff = result.payload.diff
+        if fmt == "text" and dry_run and diff:
+            click.echo(diff, nl=False)  # the diff first, then the summary
         return result
 
-    run_command(ctx, "template", fmt, produce_rewrite, template_summary)
+    return run_command(ctx, "template", fmt, produce_rewrite, rewrite_summary)

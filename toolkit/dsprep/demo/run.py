@@ -16,10 +16,14 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dsprep import catalogue as C
 from dsprep.errors import DiskError
-from dsprep.findings import Finding, Result
+from dsprep.findings import Finding, JsonPayload, Result
+
+if TYPE_CHECKING:
+    from dsprep.weights.fetch import FetchSummary
 
 W8A8_REPO = "dsprep-demo/DeepSeek-V3.1-W8A8-tiny"
 FP8_REPO = "dsprep-demo/DeepSeek-V3.1-FP8-tiny"
@@ -97,7 +101,7 @@ def start_hub(ctx: DemoContext) -> StepOutcome:
     )
 
 
-def _fetch(ctx: DemoContext, repo: str) -> tuple[Result, int, list[str]]:
+def _fetch(ctx: DemoContext, repo: str) -> tuple[Result[FetchSummary], int, list[str]]:
     """Fetch ``repo`` from the demo hub with an isolated client; (result, bytes, files asked)."""
     from dsprep.demo.hub import LoopbackHub
     from dsprep.weights.fetch import FetchOptions, fetch_model
@@ -121,34 +125,36 @@ def _fetch(ctx: DemoContext, repo: str) -> tuple[Result, int, list[str]]:
 
 def fetch_w8a8(ctx: DemoContext) -> StepOutcome:
     result, sent, files = _fetch(ctx, W8A8_REPO)
-    data = {**result.data, "bytes_sent": sent, "requested": files}
-    ctx.state["model_dir"] = Path(result.data["local_dir"])
+    fetched = result.payload
+    data = {**fetched.to_json(), "bytes_sent": sent, "requested": files}
+    ctx.state["model_dir"] = Path(fetched.local_dir)
     summary = (
-        f"fetched {W8A8_REPO} with the modelscope client: {result.data.get('files', 0)} files, "
-        f"{sent} bytes over {len(files)} file requests, manifest at {result.data.get('manifest')}"
+        f"fetched {W8A8_REPO} with the modelscope client: {fetched.files} files, "
+        f"{sent} bytes over {len(files)} file requests, manifest at {fetched.manifest}"
     )
     return StepOutcome(result.ok, summary, data, result.errors)
 
 
 def refuse_fp8(ctx: DemoContext) -> StepOutcome:
+    from dsprep.weights.verdict import Quantization
+
     result, sent, files = _fetch(ctx, FP8_REPO)
     shards = [f for f in files if f.endswith(".safetensors")]
-    refused = "fp8-weights" in result.codes() and bool(result.data.get("refused"))
+    refused = result.payload.refused and result.payload.verdict == Quantization.FP8.value
     ok = refused and not shards and sent < FP8_BYTE_BUDGET
     data = {"codes": result.codes(), "bytes_sent": sent, "requested": files, "shards": shards}
     summary = (
-        f"{FP8_REPO} refused [fp8-weights] after reading {', '.join(files) or 'nothing'}: "
-        f"{len(shards)} shards requested, {sent} bytes transferred"
+        f"{FP8_REPO} refused ({result.payload.verdict}) after reading"
+        f" {', '.join(files) or 'nothing'}: {len(shards)} shards requested, {sent} bytes"
+        " transferred"
     )
     findings: list[Finding] = []
     if not ok:
         findings.append(
-            Finding(
-                "demo-fp8-not-refused",
+            C.DEMO_FP8_NOT_REFUSED(
                 str(_model_dir(ctx, FP8_REPO)),
-                f"fetch of {FP8_REPO} was not refused cleanly (codes {result.codes()}, "
-                f"{len(shards)} shards requested, {sent} bytes)",
-                hint="report this: the FP8 gate of `dsprep fetch` is broken",
+                f"fetch of {FP8_REPO} was not refused cleanly (verdict "
+                f"{result.payload.verdict}, {len(shards)} shards requested, {sent} bytes)",
             )
         )
     return StepOutcome(ok, summary, data, findings)
@@ -169,13 +175,13 @@ def lint_template(ctx: DemoContext) -> StepOutcome:
 
     model_dir: Path = ctx.state["model_dir"]
     result = check_template(model_dir)
-    bars = [f for f in result.findings if f.code == "ascii-bar-token"]
-    example = f" (first: {bars[0].message})" if bars else ""
+    bars = sum(t.lookalikes for t in result.payload.templates)
+    example = f" (first: {result.findings[0].message})" if bars and result.findings else ""
     summary = (
-        f"dsprep template --check {model_dir.name}: {len(bars)} ASCII-bar look-alike "
+        f"dsprep template --check {model_dir.name}: {bars} ASCII-bar look-alike "
         f"token(s) caught before serving{example}"
     )
-    return StepOutcome(bool(bars), summary, {"codes": result.codes()})
+    return StepOutcome(bars > 0, summary, {"codes": result.codes()})
 
 
 def rewrite_template(ctx: DemoContext) -> StepOutcome:
@@ -198,11 +204,11 @@ def self_test_template(ctx: DemoContext) -> StepOutcome:
 
     model_dir: Path = ctx.state["model_dir"]
     result = self_test_model(model_dir)
-    data = result.data
+    tested = result.payload
     summary = (
         f"dsprep render {model_dir.name} --self-test: {result.status} "
-        f"({data.get('cases', 0)} cases, {data.get('renders', 0)} renders, "
-        f"{data.get('tool_calls_checked', 0)} tool calls parsed back)"
+        f"({tested.cases} cases, {tested.renders} renders, "
+        f"{tested.tool_calls_checked} tool calls parsed back)"
     )
     return StepOutcome(result.ok, summary, {"codes": result.codes()}, result.errors)
 
@@ -214,7 +220,7 @@ def emit_launch_scripts(ctx: DemoContext) -> StepOutcome:
     write_example(cluster)
     out = ctx.path("launch")
     result = emit_launch(cluster, out)
-    written = result.data.get("written", [])
+    written = result.payload.written
     summary = (
         f"dsprep emit-launch --init {cluster.name} && dsprep emit-launch {cluster.name} "
         f"--out {out}: {result.status}, {len(written)} files (the manual's two-node example)"
@@ -236,7 +242,39 @@ DEFAULT_STEPS: list[Step] = [
 ]
 
 
-def run_demo(folder: Path | None = None, steps: Sequence[Step] = DEFAULT_STEPS) -> Result:
+@dataclass(frozen=True)
+class StepRecord(JsonPayload):
+    name: str
+    status: str  # ok, fail, skipped
+    summary: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoSummary(JsonPayload):
+    dir: str
+    temporary: bool
+    steps: list[StepRecord]
+    model_dir: str | None = None
+    launch_dir: str | None = None
+
+
+class DemoListener:
+    """Hears about the demo as it runs (the CLI prints each step then, so an interrupted
+    demo has already said where its folder is)."""
+
+    def started(self, root: Path, temporary: bool, steps: int) -> None:
+        """The folder is ready and ``steps`` steps will run."""
+
+    def step(self, number: int, total: int, record: StepRecord) -> None:
+        """Step ``number`` of ``total`` ran (or was skipped)."""
+
+
+def run_demo(
+    folder: Path | None = None,
+    steps: Sequence[Step] = DEFAULT_STEPS,
+    listener: DemoListener | None = None,
+) -> Result[DemoSummary]:
     """Run ``steps`` in ``folder`` (a new temporary folder when None); stop at a failed one."""
     temporary = folder is None
     try:
@@ -249,37 +287,38 @@ def run_demo(folder: Path | None = None, steps: Sequence[Step] = DEFAULT_STEPS) 
             hint="pass another DIR",
             path=folder,
         ) from exc
-    result = Result("demo", data={"dir": str(root), "temporary": temporary, "steps": []})
+    records: list[StepRecord] = []
+    findings: list[Finding] = []
+    listener = listener or DemoListener()
+    listener.started(root, temporary, len(steps))
     with contextlib.ExitStack() as stack:
         ctx = DemoContext(root, stack)
         failed = False
-        for step in steps:
+        for number, step in enumerate(steps, start=1):
             if failed:
-                result.data["steps"].append({"name": step.name, "status": "skipped"})
-                continue
-            outcome = step.run(ctx)
-            result.data["steps"].append(
-                {
-                    "name": step.name,
-                    "status": "ok" if outcome.ok else "fail",
-                    "summary": outcome.summary,
-                    "data": outcome.data,
-                }
-            )
-            result.extend(outcome.findings)
-            if not outcome.ok:
-                failed = True
-                if not outcome.findings:
-                    result.add(
-                        Finding(
-                            "demo-step-failed",
-                            str(root),
-                            f"step {step.name} failed: {outcome.summary}",
-                            hint="re-run with --format json for the step's details",
+                record = StepRecord(step.name, "skipped")
+            else:
+                outcome = step.run(ctx)
+                status = "ok" if outcome.ok else "fail"
+                record = StepRecord(step.name, status, outcome.summary, outcome.data)
+                findings += outcome.findings
+                if not outcome.ok:
+                    failed = True
+                    if not outcome.findings:
+                        findings.append(
+                            C.DEMO_STEP_FAILED(
+                                str(root), f"step {step.name} failed: {outcome.summary}"
+                            )
                         )
-                    )
-    if "model_dir" in ctx.state:
-        result.data["model_dir"] = str(ctx.state["model_dir"])
-    if "launch_dir" in ctx.state:
-        result.data["launch_dir"] = str(ctx.state["launch_dir"])
-    return result
+            records.append(record)
+            listener.step(number, len(steps), record)
+    model_dir = ctx.state.get("model_dir")
+    launch_dir = ctx.state.get("launch_dir")
+    summary = DemoSummary(
+        str(root),
+        temporary,
+        records,
+        str(model_dir) if model_dir is not None else None,
+        str(launch_dir) if launch_dir is not None else None,
+    )
+    return Result("demo", summary, findings)

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsprep.errors import InputError
 from dsprep.findings import Finding
+
+if TYPE_CHECKING:
+    from dsprep.profiles import Profile
+
 from dsprep.hooks.runner import error_finding, run_hook
 
 PROG = "dsprep-check-cluster"
@@ -20,7 +25,8 @@ DESCRIPTION = (
 EXAMPLE = "cluster.yaml"
 
 
-def check(paths: list[Path]) -> list[Finding]:
+def check(paths: list[Path], profile: Profile) -> list[Finding]:
+    """Each cluster file is judged for its own image.tag (``--image`` does not apply)."""
     from dsprep.launch.emit import validate
 
     findings: list[Finding] = []

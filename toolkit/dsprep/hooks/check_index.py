@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsprep.findings import Finding
+
+if TYPE_CHECKING:
+    from dsprep.profiles import Profile
+
 from dsprep.hooks.runner import check_by_folder, run_hook
 
 PROG = "dsprep-check-index"
@@ -20,10 +25,10 @@ DESCRIPTION = (
 EXAMPLE = "quant_model_weight_w8a8_dynamic.safetensors.index.json"
 
 
-def check(paths: list[Path]) -> list[Finding]:
+def check(paths: list[Path], profile: Profile) -> list[Finding]:
     from dsprep.weights.index_files import index_findings
 
-    return check_by_folder(paths, index_findings)
+    return check_by_folder(paths, profile, index_findings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsprep.findings import Finding
+
+if TYPE_CHECKING:
+    from dsprep.profiles import Profile
+
 from dsprep.hooks.runner import check_by_folder, run_hook
 
 PROG = "dsprep-check-quant"
@@ -21,10 +26,10 @@ DESCRIPTION = (
 EXAMPLE = "config.json quant_model_description.json"
 
 
-def check(paths: list[Path]) -> list[Finding]:
+def check(paths: list[Path], profile: Profile) -> list[Finding]:
     from dsprep.weights.quant_files import quant_findings
 
-    return check_by_folder(paths, quant_findings)
+    return check_by_folder(paths, profile, quant_findings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,11 +8,14 @@ template transformers uses, and it is checked once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dsprep import catalogue as C
 from dsprep.errors import InputError
-from dsprep.findings import Finding, Severity
+from dsprep.findings import Finding
 from dsprep.hooks.runner import error_finding, run_hook
 from dsprep.template.source import (  # light: no Jinja
     JINJA_NAME,
@@ -21,6 +24,9 @@ from dsprep.template.source import (  # light: no Jinja
     locate,
     read_source,
 )
+
+if TYPE_CHECKING:
+    from dsprep.profiles import Profile
 
 PROG = "dsprep-check-template"
 DESCRIPTION = (
@@ -32,13 +38,11 @@ EXAMPLE = "tokenizer_config.json"
 
 
 def no_template_finding(path: Path) -> Finding:
-    return Finding(
-        "no-chat-template",
+    return C.NO_CHAT_TEMPLATE(
         str(path),
         f"{path.name} has no chat_template and there is no {JINJA_NAME} beside it; "
         "vLLM's chat endpoint then has no template",
         hint=f"add one: dsprep template {path.parent} --thinking off",
-        severity=Severity.WARNING,
     )
 
 
@@ -51,7 +55,7 @@ def one_line(finding: Finding) -> Finding:
         for line in finding.message.splitlines()
         if line.strip() and not line.startswith(("---", "+++", "@@"))
     ]
-    return Finding(finding.code, finding.path, " ".join(lines), finding.hint, finding.severity)
+    return dataclasses.replace(finding, message=" ".join(lines))
 
 
 def capped_self_test(findings: list[Finding]) -> list[Finding]:
@@ -60,14 +64,8 @@ def capped_self_test(findings: list[Finding]) -> list[Finding]:
     if len(findings) > MAX_SELF_TEST_FINDINGS:
         last = findings[MAX_SELF_TEST_FINDINGS]
         rest = len(findings) - MAX_SELF_TEST_FINDINGS
-        shown.append(
-            Finding(
-                last.code,
-                last.path,
-                f"… and {rest} more self-test failures like the ones above",
-                hint=last.hint,
-            )
-        )
+        message = f"… and {rest} more self-test failures like the ones above"
+        shown.append(dataclasses.replace(last, message=message))
     return shown
 
 
@@ -79,11 +77,8 @@ def check_one(source: TemplateSource) -> list[Finding]:
     tokenizer = load_tokenizer_files(source.folder)  # read once for both checks
     lint = check_source(source, tokenizer)
     if not lint.ok:
-        skipped = Finding(
-            "self-test-skipped",
-            lint.errors[0].path,
-            "render self-test not run: fix the errors above first",
-            severity=Severity.INFO,
+        skipped = C.SELF_TEST_SKIPPED(
+            lint.errors[0].path, "render self-test not run: fix the errors above first", hint=""
         )
         return [*lint.findings, skipped]
     from dsprep.template.prompt import self_test_source
@@ -91,7 +86,8 @@ def check_one(source: TemplateSource) -> list[Finding]:
     return lint.findings + capped_self_test(self_test_source(source, tokenizer).findings)
 
 
-def check(paths: list[Path]) -> list[Finding]:
+def check(paths: list[Path], profile: Profile) -> list[Finding]:
+    """The template checks do not depend on the release: ``profile`` (``--image``) is unused."""
     findings: list[Finding] = []
     seen: set[Path] = set()
     for path in paths:

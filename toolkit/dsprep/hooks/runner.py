@@ -12,14 +12,27 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dsprep import catalogue as C
 from dsprep.errors import DsprepError, ExitCode
-from dsprep.findings import Finding, Result
+from dsprep.findings import Finding, JsonPayload, Result
 from dsprep.report import error_document, hook_line, render_json, result_document
 
-HookCheck = Callable[[list[Path]], list[Finding]]
-FolderCheck = Callable[[Path, list[str]], list[Finding]]
+if TYPE_CHECKING:
+    from dsprep.profiles import Profile
+
+
+@dataclass(frozen=True)
+class HookSummary(JsonPayload):
+    files: list[str]
+
+
+HookCheck = Callable[[list[Path], "Profile"], list[Finding]]
+FolderCheck = Callable[[Path, list[str], "Profile"], list[Finding]]
+IMAGE_ENV = "DSPREP_IMAGE"
 
 
 def files_by_folder(paths: Sequence[Path]) -> dict[Path, list[str]]:
@@ -32,11 +45,13 @@ def files_by_folder(paths: Sequence[Path]) -> dict[Path, list[str]]:
     return grouped
 
 
-def check_by_folder(paths: Sequence[Path], check_folder: FolderCheck) -> list[Finding]:
-    """``check_folder(folder, names)`` once per folder of the given files, findings in order."""
+def check_by_folder(
+    paths: Sequence[Path], profile: Profile, check_folder: FolderCheck
+) -> list[Finding]:
+    """``check_folder(folder, names, profile)`` once per folder of the given files."""
     findings: list[Finding] = []
     for folder, names in files_by_folder(paths).items():
-        findings.extend(check_folder(folder, names))
+        findings.extend(check_folder(folder, names, profile))
     return findings
 
 
@@ -50,7 +65,7 @@ def error_finding(error: DsprepError, path: Path, *, beside: bool = False) -> Fi
     ours = error.path in ("", str(path)) or (beside and Path(error.path).parent == path.parent)
     if not ours:
         raise error
-    return Finding(error.code, error.path or str(path), error.message, hint=error.hint)
+    return C.kind(error.code)(error.path or str(path), error.message, hint=error.hint)
 
 
 def _debug() -> bool:
@@ -74,6 +89,13 @@ def run_hook(
     )
     parser.add_argument("filenames", nargs="*", help="files to check (pre-commit passes them)")
     parser.add_argument(
+        "--image",
+        metavar="TAG",
+        default=os.environ.get(IMAGE_ENV) or None,
+        help=f"the vllm-ascend image tag to judge for (also {IMAGE_ENV}); default: the newest"
+        " bundled profile",
+    )
+    parser.add_argument(
         "--format",
         dest="fmt",
         choices=("text", "json"),
@@ -83,7 +105,9 @@ def run_hook(
     args = parser.parse_args(argv)
     paths = [Path(name) for name in args.filenames]
     try:
-        findings = check(paths)
+        from dsprep.profiles import profile_for
+
+        findings = check(paths, profile_for(args.image))
     except DsprepError as exc:
         if args.fmt == "json":
             print(render_json(error_document(prog, exc)), end="")
@@ -100,7 +124,7 @@ def run_hook(
             "(run again with DSPREP_DEBUG=1 for the traceback and report it)"
         )
         return int(ExitCode.CANNOT_RUN)
-    result = Result(prog, findings, {"files": [str(p) for p in paths]})
+    result = Result(prog, HookSummary([str(p) for p in paths]), findings)
     if args.fmt == "json":
         print(render_json(result_document(result)), end="")
     else:

@@ -11,8 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dsprep.family import DEFAULT_FAMILY
 from dsprep.launch.cluster import Cluster, Node
-from dsprep.launch.profiles import Profile
+from dsprep.profiles import Profile
 
 CONTAINER_SCRIPTS_DIR = "/dsprep-launch"  # where container.sh mounts the node's folder
 
@@ -60,13 +61,15 @@ class EngineConfig:
 
 def engine_config(cluster: Cluster, profile: Profile) -> EngineConfig:
     """``--additional-config``/``--compilation-config``/``--speculative-config`` values."""
+    launch = profile.launch
     containers: dict[str, dict[str, Any]] = {"additional_config": {}, "compilation_config": {}}
-    if cluster.ascend_scheduler:
-        scheduler: dict[str, Any] = {"enabled": True}
+    scheduler = launch.scheduler
+    if cluster.ascend_scheduler and scheduler is not None:
+        config: dict[str, Any] = {"enabled": True}
         if cluster.chunked_prefill:
-            scheduler["enable_chunked_prefill"] = True
-        containers["additional_config"]["ascend_scheduler_config"] = scheduler
-    mode = profile.graph_modes.get(cluster.graph_mode)
+            config[scheduler.chunked_prefill_key] = True
+        containers["additional_config"][scheduler.config_key] = config
+    mode = launch.graph_modes.get(cluster.graph_mode)
     if mode is not None:
         containers["additional_config"] = deep_merge(
             containers["additional_config"], mode.additional_config
@@ -74,14 +77,19 @@ def engine_config(cluster: Cluster, profile: Profile) -> EngineConfig:
         containers["compilation_config"] = deep_merge(
             containers["compilation_config"], mode.compilation_config
         )
-        if cluster.graph_batch_sizes and mode.batch_sizes_at:
-            root, *rest = mode.batch_sizes_at
+        if cluster.graph_batch_sizes and mode.sizes is not None:
+            root, *rest = mode.sizes.at
             _set_at(containers[root], tuple(rest), list(cluster.graph_batch_sizes))
     additional = deep_merge(containers["additional_config"], cluster.additional_config)
     speculative = None
     if cluster.mtp:
-        speculative = {"num_speculative_tokens": cluster.mtp_tokens, "method": profile.mtp_method}
+        speculative = {"num_speculative_tokens": cluster.mtp_tokens, "method": launch.mtp.method}
     return EngineConfig(additional, containers["compilation_config"], speculative)
+
+
+def tool_parser(profile: Profile) -> str:
+    """The release's vLLM tool-call parser for the model family."""
+    return profile.launch.family_parsers[DEFAULT_FAMILY.name].tool
 
 
 def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
@@ -116,13 +124,13 @@ def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
         argv += ["--additional-config", compact_json(config.additional_config)]
     if config.compilation_config:
         argv += ["--compilation-config", compact_json(config.compilation_config)]
-    mode = profile.graph_modes.get(cluster.graph_mode)
+    mode = profile.launch.graph_modes.get(cluster.graph_mode)
     if mode is not None:
         argv += list(mode.args)
     if config.speculative_config is not None:
         argv += ["--speculative-config", compact_json(config.speculative_config)]
     if cluster.tools:
-        argv += ["--enable-auto-tool-choice", "--tool-call-parser", profile.tool_call_parser]
+        argv += ["--enable-auto-tool-choice", "--tool-call-parser", tool_parser(profile)]
     if cluster.reasoning_parser:
         argv += ["--reasoning-parser", cluster.reasoning_parser]
     argv += list(cluster.extra_args)
@@ -132,7 +140,8 @@ def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
 def node_env(cluster: Cluster, profile: Profile, node: Node) -> list[tuple[str, str]]:
     """The exports of env.sh, in order: the profile's, then the file's ``env`` overrides."""
     exports = {
-        e.name: e.value.replace("{ip}", node.ip).replace("{nic}", node.nic) for e in profile.env
+        e.name: e.value.replace("{ip}", node.ip).replace("{nic}", node.nic)
+        for e in profile.launch.env
     }
     exports.update(cluster.env)  # an override keeps its place; a new name goes last
     return list(exports.items())

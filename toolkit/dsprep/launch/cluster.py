@@ -11,12 +11,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dsprep import catalogue as C
 from dsprep.errors import InputError
 from dsprep.findings import Finding
+from dsprep.profiles import Profile, all_profiles, find_profile
 from dsprep.resources import load_schema
 
 SCHEMA_NAME = "cluster.schema.json"
-SCHEMA_CODE = "cluster-schema"
 
 DEFAULT_MOUNTS = (
     "/usr/share/zoneinfo/Asia/Shanghai:/etc/localtime",
@@ -160,26 +161,59 @@ def _sentence(error: Any) -> str:
     return f"{shown} is not valid: {message or error.message}"
 
 
+def graph_modes(profile: Profile | None) -> tuple[list[str], str | None]:
+    """The graph modes the cluster file may name, and the default: the profile's (for an
+    unknown tag, every profile's modes and no default)."""
+    if profile is not None:
+        return list(profile.launch.graph_modes), profile.launch.default_graph_mode
+    modes = dict.fromkeys(m for p in all_profiles() for m in p.launch.graph_modes)
+    return list(modes), None
+
+
+def schema_for(profile: Profile | None) -> dict[str, Any]:
+    """The cluster schema with the profile's graph modes and default filled in."""
+    import copy
+
+    schema = copy.deepcopy(load_schema(SCHEMA_NAME))
+    modes, default = graph_modes(profile)
+    mode = schema["properties"]["graph"]["properties"]["mode"]
+    mode["enum"] = modes
+    mode["x-message"] = f"must be one of {', '.join(modes)}" + (
+        f" (the graph modes of vllm-ascend {profile.name})" if profile else ""
+    )
+    if default is not None:
+        mode["default"] = default
+    return schema
+
+
 @cache
-def _validator() -> Any:
-    """The cluster schema's validator, built once per process (a hook run checks many files)."""
+def _validator(profile_name: str | None) -> Any:
+    """The cluster schema's validator for one profile, built once per process."""
     import jsonschema
 
+    profile = next((p for p in all_profiles() if p.name == profile_name), None)
     validator_cls = jsonschema.Draft202012Validator
-    return validator_cls(load_schema(SCHEMA_NAME), format_checker=validator_cls.FORMAT_CHECKER)
+    return validator_cls(schema_for(profile), format_checker=validator_cls.FORMAT_CHECKER)
 
 
-def schema_findings(document: Any, source: str) -> list[Finding]:
+def document_profile(document: Any) -> Profile | None:
+    """The profile the document's ``image.tag`` selects (None: none, or no usable tag)."""
+    image = document.get("image") if isinstance(document, dict) else None
+    tag = image.get("tag") if isinstance(image, dict) else None
+    return find_profile(tag) if isinstance(tag, str) else None
+
+
+def schema_findings(document: Any, source: str, profile: Profile | None = None) -> list[Finding]:
     """Every schema violation at once, each a ``cluster-schema`` finding."""
     findings: dict[tuple[str, str], Finding] = {}
-    for error in _validator().iter_errors(document):
+    validator = _validator(profile.name if profile is not None else None)
+    for error in validator.iter_errors(document):
         where = key_path(error.absolute_path)
         sentence = _sentence(error)
         # format and pattern both reject a hostile ip: say it once
-        finding = Finding(
-            code=SCHEMA_CODE,
-            path=source,
-            message=f"{where}: {sentence}",
+        finding = C.CLUSTER_SCHEMA(
+            source,
+            f"{where}: {sentence}",
             hint=f"edit {where} in {source}; see `dsprep emit-launch --init` for an example",
         )
         findings.setdefault((where, sentence), finding)
@@ -192,8 +226,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def build_cluster(document: dict[str, Any], source: str) -> Cluster:
-    """A :class:`Cluster` from a schema-valid document, defaults filled in."""
+def build_cluster(document: dict[str, Any], source: str, profile: Profile | None) -> Cluster:
+    """A :class:`Cluster` from a schema-valid document, defaults filled in (the graph mode
+    and the Ascend scheduler from the profile)."""
     image = document["image"]
     container = document.get("container", {})
     model = document["model"]
@@ -234,9 +269,11 @@ def build_cluster(document: dict[str, Any], source: str) -> Cluster:
         max_num_batched_tokens=int(limits["max_num_batched_tokens"]),
         gpu_memory_utilization=float(limits["gpu_memory_utilization"]),
         prefix_caching=bool(limits.get("prefix_caching", False)),
-        graph_mode=graph.get("mode", "torchair"),
+        graph_mode=graph.get("mode", graph_modes(profile)[1] or ""),
         graph_batch_sizes=tuple(graph.get("batch_sizes", [])),
-        ascend_scheduler=bool(scheduler.get("ascend", True)),
+        ascend_scheduler=bool(
+            scheduler.get("ascend", profile is not None and profile.launch.scheduler is not None)
+        ),
         chunked_prefill=bool(scheduler.get("chunked_prefill", False)),
         tools=bool(features.get("tools", False)),
         thinking_default=bool(features.get("thinking_default", False)),
@@ -254,10 +291,12 @@ def build_cluster(document: dict[str, Any], source: str) -> Cluster:
 
 @dataclass
 class Loaded:
-    """The outcome of loading: a cluster when the schema passed, findings otherwise."""
+    """The outcome of loading: a cluster when the schema passed, findings otherwise; the
+    profile its image tag selects (None when the tag is unknown)."""
 
     cluster: Cluster | None
     findings: list[Finding]
+    profile: Profile | None = None
 
 
 def load_cluster(path: Path, *, display: str | None = None) -> Loaded:
@@ -265,7 +304,8 @@ def load_cluster(path: Path, *, display: str | None = None) -> Loaded:
     path = Path(path)
     source = display or str(path)
     document = read_document(path)
-    findings = schema_findings(document, source)
+    profile = document_profile(document)
+    findings = schema_findings(document, source, profile)
     if findings or not isinstance(document, dict):
-        return Loaded(None, findings)
-    return Loaded(build_cluster(document, source), [])
+        return Loaded(None, findings, profile)
+    return Loaded(build_cluster(document, source, profile), [], profile)

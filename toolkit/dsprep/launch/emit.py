@@ -15,14 +15,14 @@ from typing import Any
 
 from dsprep.atomic import atomic_write_text
 from dsprep.errors import InputError
-from dsprep.findings import Finding, Result
+from dsprep.findings import Finding, JsonPayload, NoPayload, Result
 from dsprep.launch.argv import CONTAINER_SCRIPTS_DIR, serve_argv
 from dsprep.launch.cluster import Cluster, load_cluster
 from dsprep.launch.pitfalls import PROFILE_CHECKS
 from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
-from dsprep.launch.profiles import Profile
 from dsprep.launch.rules import GENERAL_CHECKS, check_profile
 from dsprep.launch.scripts import node_scripts, render, role, verify_script
+from dsprep.profiles import Profile
 from dsprep.resources import templates_dir
 
 EXAMPLE_NAME = "cluster.example.yaml"
@@ -87,7 +87,7 @@ def plan_markdown(outcome: Validation) -> str:
         profile=profile,
         topology=topology,
         scripts_dir=CONTAINER_SCRIPTS_DIR,
-        added_env=[(e.name, e.value, e.added) for e in profile.env if e.added],
+        added_env=[(e.name, e.value, e.added) for e in profile.launch.env if e.added],
         findings=outcome.findings,
         memory=plan_lines(plan, cluster),
     )
@@ -124,34 +124,54 @@ def write_files(out_dir: Path, files: dict[str, str]) -> list[str]:
     return written
 
 
-def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result:
+@dataclass(frozen=True)
+class EmitSummary(JsonPayload):
+    out: str
+    written: list[str]
+    profile: str = ""
+    nodes: list[str] = field(default_factory=list)
+    memory: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InitSummary(JsonPayload):
+    """``--init``: the example written (``written`` empty: it was there already)."""
+
+    target: str
+    written: list[str]
+    init: bool = True
+
+
+@dataclass(frozen=True)
+class PlanSummary(JsonPayload):
+    memory: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
+def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result[EmitSummary]:
     """Validate ``path``; when no error is found, write the scripts into ``out_dir``."""
     outcome = validate(path, model_dir)
-    result = Result("emit-launch", findings=list(outcome.findings))
-    if not result.ok or outcome.cluster is None:
-        result.data = {"written": [], "out": str(out_dir)}
-        return result
+    findings = list(outcome.findings)
+    if not Result("emit-launch", NoPayload(), findings).ok or outcome.cluster is None:
+        return Result("emit-launch", EmitSummary(str(out_dir), []), findings)
     written = write_files(Path(out_dir), rendered_files(outcome))
-    result.data = {
-        "out": str(out_dir),
-        "written": written,
-        "profile": outcome.profile.name if outcome.profile else "",
-        "nodes": [n.name for n in outcome.cluster.nodes],
-        "memory": outcome.plan.to_json() if outcome.plan else {},
-    }
-    return result
+    summary = EmitSummary(
+        out=str(out_dir),
+        written=written,
+        profile=outcome.profile.name if outcome.profile else "",
+        nodes=[n.name for n in outcome.cluster.nodes],
+        memory=outcome.plan.to_json() if outcome.plan else {},
+    )
+    return Result("emit-launch", summary, findings)
 
 
-def plan_result(path: Path, model_dir: Path | None = None) -> Result:
+def plan_result(path: Path, model_dir: Path | None = None) -> Result[PlanSummary]:
     """``dsprep plan``: the memory fit plus every finding of the cluster file."""
     outcome = validate(path, model_dir)
-    result = Result("plan", findings=list(outcome.findings))
+    summary = PlanSummary()
     if outcome.plan is not None and outcome.cluster is not None:
-        result.data = {
-            "memory": outcome.plan.to_json(),
-            "lines": plan_lines(outcome.plan, outcome.cluster),
-        }
-    return result
+        summary = PlanSummary(outcome.plan.to_json(), plan_lines(outcome.plan, outcome.cluster))
+    return Result("plan", summary, list(outcome.findings))
 
 
 def example_text() -> str:
@@ -160,10 +180,9 @@ def example_text() -> str:
     return path.read_text(encoding="utf-8")
 
 
-def write_example(target: Path) -> Result:
+def write_example(target: Path) -> Result[InitSummary]:
     """``--init``: write the example; an existing different file is left alone."""
     text = example_text()
-    result = Result("emit-launch", data={"written": [str(target)], "init": True})
     if target.exists():
         try:
             same = target.read_text(encoding="utf-8") == text
@@ -175,8 +194,7 @@ def write_example(target: Path) -> Result:
                 hint="pass another file name to --init, or delete the file first",
                 path=target,
             )
-        result.data["written"] = []
-        return result
+        return Result("emit-launch", InitSummary(str(target), []))
     atomic_write_text(target, text, backup=False)
     os.chmod(target, 0o644)
-    return result
+    return Result("emit-launch", InitSummary(str(target), [str(target)]))

@@ -1,14 +1,17 @@
 """Profile checks of the feature flags: reasoning and tool-call parsers, the MTP method
-name, ``--api-server-count`` with headless nodes (domain notes §2)."""
+name, ``--api-server-count`` with headless nodes."""
 
 from __future__ import annotations
 
 import json
 
+from dsprep import catalogue as C
+from dsprep.family import DEFAULT_FAMILY
 from dsprep.findings import Finding, Severity
+from dsprep.launch.argv import tool_parser
 from dsprep.launch.cluster import Cluster
-from dsprep.launch.profiles import Profile, all_profiles
 from dsprep.launch.rules import finding
+from dsprep.profiles import Profile, all_profiles
 
 
 def arg_values(args: tuple[str, ...], flag: str) -> list[tuple[int, str | None]]:
@@ -26,31 +29,32 @@ def arg_values(args: tuple[str, ...], flag: str) -> list[tuple[int, str | None]]
 
 def check_parsers(cluster: Cluster, profile: Profile) -> list[Finding]:
     found: list[Finding] = []
+    family = profile.launch.family_parsers[DEFAULT_FAMILY.name]
     parser = cluster.reasoning_parser
-    if parser and parser not in profile.reasoning_parsers:
+    if parser and parser not in profile.launch.reasoning_parsers:
         found.append(
             finding(
                 cluster,
-                "reasoning-parser-unavailable",
+                C.REASONING_PARSER_UNAVAILABLE,
                 "features.reasoning_parser",
-                f"vLLM {profile.vllm_version} in image {profile.name} has no reasoning parser"
-                f" {parser!r}; it has: {', '.join(profile.reasoning_parsers)}",
-                profile.reasoning_parser_advice,
+                f"vLLM {profile.launch.vllm} in image {profile.name} has no reasoning parser"
+                f" {parser!r}; it has: {', '.join(profile.launch.reasoning_parsers)}",
+                family.reasoning_advice,
             )
         )
-    elif parser == "deepseek_r1":
+    elif parser in family.reasoning_misreads:
         found.append(
             finding(
                 cluster,
-                "reasoning-parser-r1-misreads",
+                C.REASONING_PARSER_MISREADS,
                 "features.reasoning_parser",
-                "deepseek_r1 treats DeepSeek-V3.1 non-thinking answers as reasoning",
-                profile.reasoning_parser_advice,
-                Severity.WARNING,
+                f"{parser} misreads {DEFAULT_FAMILY.title} output (non-thinking answers"
+                " become reasoning)",
+                family.reasoning_advice,
             )
         )
     args = cluster.extra_args
-    wanted = profile.tool_call_parser
+    wanted = tool_parser(profile)
     auto = arg_values(args, "--enable-auto-tool-choice")
     parsers = arg_values(args, "--tool-call-parser")
     for i, value in parsers:
@@ -58,9 +62,9 @@ def check_parsers(cluster: Cluster, profile: Profile) -> list[Finding]:
             found.append(
                 finding(
                     cluster,
-                    "tool-parser-wrong",
+                    C.TOOL_PARSER_WRONG,
                     f"extra_args[{i}]",
-                    f"--tool-call-parser {value} does not parse DeepSeek-V3.1 tool calls",
+                    f"--tool-call-parser {value} does not parse {DEFAULT_FAMILY.title} tool calls",
                     f"use features.tools: true (it adds --tool-call-parser {wanted})",
                 )
             )
@@ -68,7 +72,7 @@ def check_parsers(cluster: Cluster, profile: Profile) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "tool-parser-missing",
+                C.TOOL_PARSER_MISSING,
                 f"extra_args[{auto[0][0]}]",
                 "--enable-auto-tool-choice without --tool-call-parser is rejected by vLLM",
                 f"remove it and set features.tools: true (adds --tool-call-parser {wanted})",
@@ -78,7 +82,7 @@ def check_parsers(cluster: Cluster, profile: Profile) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "extra-arg-conflict",
+                C.EXTRA_ARG_CONFLICT,
                 "extra_args",
                 "tool-call flags are set by features.tools",
                 "remove --enable-auto-tool-choice/--tool-call-parser from extra_args",
@@ -92,7 +96,7 @@ def flag_conflicts(cluster: Cluster, flag: str, owner: str) -> list[Finding]:
     return [
         finding(
             cluster,
-            "extra-arg-conflict",
+            C.EXTRA_ARG_CONFLICT,
             f"extra_args[{i}]",
             f"{flag} is set by {owner}",
             "remove it from extra_args",
@@ -102,41 +106,57 @@ def flag_conflicts(cluster: Cluster, flag: str, owner: str) -> list[Finding]:
 
 
 def check_speculative(cluster: Cluster, profile: Profile) -> list[Finding]:
+    """The MTP method of a ``--speculative-config`` in extra_args, as the release treats it:
+    its own name, an alias it accepts (a deprecated one warns), or one it rejects."""
     if cluster.mtp:
         return flag_conflicts(cluster, "--speculative-config", "features.mtp")
-    known = {p.mtp_method for p in all_profiles()}  # the names some image expects
+    mtp = profile.launch.mtp
+    mtp_names = {p.launch.mtp.method for p in all_profiles()}
+    mtp_names |= {alias for p in all_profiles() for alias in p.launch.mtp.aliases}
     found: list[Finding] = []
     for i, value in arg_values(cluster.extra_args, "--speculative-config"):
         try:
             method = json.loads(value or "").get("method")
         except (ValueError, AttributeError):
             method = None
-        if method in known and method != profile.mtp_method:
-            found.append(
-                finding(
-                    cluster,
-                    "mtp-method-wrong",
-                    f"extra_args[{i}]",
-                    f"MTP method {method!r} is not the one image {profile.name} expects"
-                    f" ({profile.mtp_method!r})",
-                    "use features.mtp: true instead; dsprep writes the right method name",
-                )
+        if method == mtp.method or method not in mtp_names:
+            continue
+        deprecated = mtp.aliases.get(method) == "deprecated"
+        if method in mtp.aliases and not deprecated:
+            continue
+        found.append(
+            finding(
+                cluster,
+                C.MTP_METHOD_WRONG,
+                f"extra_args[{i}]",
+                f"MTP method {method!r} is "
+                + (
+                    f"deprecated in vLLM {profile.launch.vllm} (it is rewritten to {mtp.method!r})"
+                    if deprecated
+                    else f"not one image {profile.name} accepts ({mtp.method!r})"
+                ),
+                "use features.mtp: true instead; dsprep writes the release's method name",
+                Severity.WARNING if deprecated else None,
             )
+        )
     return found
 
 
 def check_headless(cluster: Cluster, profile: Profile) -> list[Finding]:
+    """``--api-server-count`` in extra_args reaches the headless nodes too."""
     if len(cluster.nodes) < 2:
         return []
+    limit = profile.launch.headless.max_api_server_count
     return [
         finding(
             cluster,
-            "headless-api-server-count",
+            C.HEADLESS_API_SERVER_COUNT,
             f"extra_args[{i}]",
-            f"--api-server-count {value} with headless nodes: vLLM rejects --headless with"
-            " more than one API server",
+            f"--api-server-count {value} also reaches the headless nodes: vLLM"
+            f" {profile.launch.vllm} allows at most {limit} there"
+            f" ({profile.launch.headless.message})",
             "remove --api-server-count from extra_args",
         )
         for i, value in arg_values(cluster.extra_args, "--api-server-count")
-        if value is None or not value.isdigit() or int(value) > 1
+        if value is None or not value.isdigit() or int(value) > limit
     ]

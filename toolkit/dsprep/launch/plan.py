@@ -11,15 +11,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dsprep.findings import Finding, Severity
+from dsprep import catalogue as C
+from dsprep.findings import Finding
 from dsprep.launch.cluster import Cluster
 from dsprep.launch.footprint import (
-    DEEPSEEK_V31,
     WeightBytes,
-    architecture_from_config,
-    read_config,
-    weights_from_architecture,
+    read_model,
     weights_from_headers,
+    weights_from_layout,
 )
 from dsprep.launch.rules import finding
 
@@ -63,6 +62,7 @@ class MemoryPlan:
     max_model_len_fit: int  # largest max_model_len at this max_num_seqs (0: none)
     max_num_seqs_fit: int  # largest max_num_seqs at this max_model_len (0: none)
     max_position_embeddings: int
+    kv_formula: str
 
     @property
     def used_bytes(self) -> int:
@@ -85,22 +85,19 @@ class MemoryPlan:
 
 
 def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
+    shape, model = read_model(model_dir)
+    arch = shape.arch
     weights: WeightBytes | None = None
-    if model_dir is None:
-        arch = DEEPSEEK_V31
-    else:
-        config = read_config(model_dir)
-        arch = architecture_from_config(config, str(Path(model_dir) / "config.json"))
-        weights = weights_from_headers(model_dir, arch, cluster.mtp)
+    if model is not None:
+        weights = weights_from_headers(model, shape, cluster.mtp)
     if weights is None:
-        source = "builtin" if model_dir is None else "config"
-        weights = weights_from_architecture(arch, cluster.mtp, source)
+        weights = weights_from_layout(shape, cluster.mtp)
     ep_size = cluster.tp * cluster.dp if cluster.expert_parallel else cluster.tp
     per_npu = _ceil_div(weights.routed_experts, ep_size) + _ceil_div(weights.sharded, cluster.tp)
     per_npu += weights.replicated
     kv_dtype = 1 if str(cluster.additional_config.get("kv_cache_dtype", "")) == "int8" else 2
     kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
-    per_token = (arch.kv_lora_rank + arch.qk_rope_head_dim) * kv_layers * kv_dtype
+    per_token = shape.family.kv_bytes_per_token(arch, kv_layers, kv_dtype)
     tokens = _ceil_div(cluster.max_model_len, BLOCK_SIZE) * BLOCK_SIZE
     kv = cluster.max_num_seqs * tokens * per_token
     hbm = DEVICE_HBM[cluster.device]
@@ -128,6 +125,7 @@ def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
         max_model_len_fit=min(len_fit, arch.max_position_embeddings),
         max_num_seqs_fit=seqs_fit,
         max_position_embeddings=arch.max_position_embeddings,
+        kv_formula=shape.family.kv_formula,
     )
 
 
@@ -162,7 +160,7 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
             plan.budget_bytes,
         ),
         "",
-        f"KV per token = (kv_lora_rank + qk_rope_head_dim) × {plan.kv_layers} layers ×"
+        f"KV per token = {plan.kv_formula} × {plan.kv_layers} layers ×"
         f" {plan.kv_dtype_bytes} B = {plan.kv_bytes_per_token} B; max_model_len"
         f" {cluster.max_model_len} rounds up to {plan.tokens_per_seq} ({BLOCK_SIZE}-token blocks).",
         "",
@@ -206,7 +204,7 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "model-len-above-max-position",
+                C.MODEL_LEN_ABOVE_MAX_POSITION,
                 "limits.max_model_len",
                 f"{cluster.max_model_len} exceeds the model's"
                 f" max_position_embeddings {plan.max_position_embeddings}",
@@ -217,7 +215,7 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "memory-no-fit",
+                C.MEMORY_NO_FIT,
                 "limits",
                 f"weights {gib(plan.weight_bytes_per_npu)} + KV"
                 f" {gib(plan.kv_bytes_per_npu)} + reserve {gib(plan.reserve_bytes)} per NPU exceed"
@@ -229,12 +227,11 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "memory-tight",
+                C.MEMORY_TIGHT,
                 "limits",
                 f"only {gib(plan.headroom_bytes)} headroom per NPU (estimates may be off)",
                 f"lower limits.max_num_seqs or limits.max_model_len (fits up to"
                 f" {plan.max_model_len_fit} tokens at {cluster.max_num_seqs} seqs)",
-                Severity.WARNING,
             )
         )
     return found

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dsprep import catalogue as C
+from dsprep.catalogue import Kind
 from dsprep.findings import Finding, Severity
 from dsprep.launch.cluster import Cluster
-from dsprep.launch.profiles import Profile, find_profile, known_tags
+from dsprep.profiles import Profile, find_profile, known_tags, unknown_tag_message
 
 Check = Callable[[Cluster], list[Finding]]
 
@@ -50,13 +52,14 @@ OWNED_FLAGS = {
 
 def finding(
     cluster: Cluster,
-    code: str,
+    kind: Kind,
     where: str,
     message: str,
-    hint: str,
-    severity: Severity = Severity.ERROR,
+    hint: str | None = None,
+    severity: Severity | None = None,
 ) -> Finding:
-    return Finding(code, cluster.source, f"{where}: {message}", hint, severity)
+    """A finding about the cluster file: the message starts with the key path."""
+    return kind(cluster.source, f"{where}: {message}", hint=hint, severity=severity)
 
 
 def check_profile(cluster: Cluster) -> tuple[Profile | None, list[Finding]]:
@@ -67,17 +70,17 @@ def check_profile(cluster: Cluster) -> tuple[Profile | None, list[Finding]]:
     return None, [
         finding(
             cluster,
-            "unknown-image-tag",
+            C.UNKNOWN_IMAGE_TAG,
             "image.tag",
-            f"no profile for vllm-ascend image tag {cluster.image_tag!r}; known tags: {known}",
-            f"set image.tag to one of: {known}",
+            unknown_tag_message(cluster.image_tag),
+            f"set image.tag to one of: {known} (or a variant such as -a3, -openeuler)",
         )
     ]
 
 
 def check_nodes(cluster: Cluster) -> list[Finding]:
     found: list[Finding] = []
-    for attr, code in (("name", "duplicate-node-name"), ("ip", "duplicate-node-ip")):
+    for attr, code in (("name", C.DUPLICATE_NODE_NAME), ("ip", C.DUPLICATE_NODE_IP)):
         seen: dict[str, int] = {}
         for node in cluster.nodes:
             value = getattr(node, attr)
@@ -98,7 +101,7 @@ def check_nodes(cluster: Cluster) -> list[Finding]:
             found.append(
                 finding(
                     cluster,
-                    "npu-ips-count",
+                    C.NPU_IPS_COUNT,
                     f"nodes[{node.index}].npu_ips",
                     f"lists {len(node.npu_ips)} NPU ip(s) for {node.npus} NPU(s)",
                     "list one NPU ip per NPU, in device order (hccn_tool -i N -ip -g)",
@@ -108,11 +111,10 @@ def check_nodes(cluster: Cluster) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "npu-ips-not-set",
+                C.NPU_IPS_NOT_SET,
                 "nodes[*].npu_ips",
                 "NPU ips are not listed, so preflight.sh skips the cross-node NPU ping",
                 "add nodes[i].npu_ips (from `hccn_tool -i N -ip -g` on each node)",
-                Severity.INFO,
             )
         )
     return found
@@ -125,7 +127,7 @@ def check_parallel(cluster: Cluster) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "dp-mismatch",
+                C.DP_MISMATCH,
                 "parallel.dp",
                 f"is {cluster.dp}, but {len(cluster.nodes)} node(s) × dp_local {cluster.dp_local}"
                 f" = {expected}",
@@ -138,7 +140,7 @@ def check_parallel(cluster: Cluster) -> list[Finding]:
             found.append(
                 finding(
                     cluster,
-                    "npus-insufficient",
+                    C.NPUS_INSUFFICIENT,
                     f"nodes[{node.index}].npus",
                     f"node {node.name} has {node.npus} NPU(s) but tp {cluster.tp} × dp_local"
                     f" {cluster.dp_local} needs {per_node}",
@@ -149,11 +151,10 @@ def check_parallel(cluster: Cluster) -> list[Finding]:
             found.append(
                 finding(
                     cluster,
-                    "npus-idle",
+                    C.NPUS_IDLE,
                     f"nodes[{node.index}].npus",
                     f"node {node.name} has {node.npus} NPU(s); tp × dp_local uses {per_node}",
                     "raise parallel.dp_local or parallel.tp to use every NPU",
-                    Severity.WARNING,
                 )
             )
     return found
@@ -165,7 +166,7 @@ def check_ports(cluster: Cluster) -> list[Finding]:
         found.append(
             finding(
                 cluster,
-                "port-conflict",
+                C.PORT_CONFLICT,
                 "ports.dp_rpc",
                 f"is the same port as ports.api ({cluster.api_port})",
                 "use two different ports, e.g. api 8000 and dp_rpc 13389",
@@ -176,11 +177,10 @@ def check_ports(cluster: Cluster) -> list[Finding]:
             found.append(
                 finding(
                     cluster,
-                    "port-privileged",
+                    C.PORT_PRIVILEGED,
                     key,
                     f"{port} is below 1024 and needs root to bind",
                     "use a port from 1024 to 65535",
-                    Severity.WARNING,
                 )
             )
     return found
@@ -190,7 +190,7 @@ def check_env(cluster: Cluster) -> list[Finding]:
     return [
         finding(
             cluster,
-            "env-override-node-key",
+            C.ENV_OVERRIDE_NODE_KEY,
             f"env.{name}",
             f"{name} is derived per node from nodes[i].ip/nic; one value would be wrong on"
             " every other node",
@@ -213,7 +213,7 @@ def check_extra_args(cluster: Cluster) -> list[Finding]:
             found.append(
                 finding(
                     cluster,
-                    "extra-arg-conflict",
+                    C.EXTRA_ARG_CONFLICT,
                     f"extra_args[{i}]",
                     f"{flag_of(arg)} is set by the cluster file's {owner}",
                     f"remove it from extra_args and set {owner} instead",

@@ -19,7 +19,7 @@ from dsprep.launch.argv import (
     serve_argv,
 )
 from dsprep.launch.cluster import Cluster, Node
-from dsprep.launch.profiles import Profile
+from dsprep.profiles import Profile
 from dsprep.resources import templates_dir
 
 HEALTH_TIMEOUT_S = 1800  # a DeepSeek-V3.1 W8A8 load takes ~20 minutes on 16 NPUs

@@ -7,12 +7,14 @@ position and exact replacement; the thinking default and tool support are report
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 from jinja2 import nodes
 
-from dsprep.findings import Finding, Result, Severity
+from dsprep import catalogue as C
+from dsprep.findings import Finding, JsonPayload, Result
 from dsprep.template.recognize import (
     DEEPSEEK_LIKE,
     PUBLISHED,
@@ -24,6 +26,7 @@ from dsprep.template.sandbox import chat_template_environment, compile_template
 from dsprep.template.source import TemplateEntry, TemplateSource, read_source
 from dsprep.template.tokens import (
     SPECIAL_LITERAL_RE,
+    Lookalike,
     TokenizerFiles,
     find_lookalikes,
     load_tokenizer_files,
@@ -37,6 +40,26 @@ KNOWN_DEFECTS = {
     " without description and emits stray newlines and spaces",
     DEEPSEEK_LIKE: "is a modified copy of the published template and may share its defects",
 }
+
+
+@dataclass(frozen=True)
+class TemplateSummary:
+    """One template of the file as ``--check`` sees it."""
+
+    name: str
+    kind: str  # a recognize kind: published, vllm-example, dsprep, deepseek-like, unknown
+    thinking_default: bool | None  # None: the template sets none (treated as off)
+    tools: bool  # it adds a tools section when tools are passed
+    lookalikes: int  # ASCII-bar (or other) look-alikes of special tokens it holds
+
+
+@dataclass(frozen=True)
+class TemplateCheckSummary(JsonPayload):
+    """What ``dsprep template --check`` looked at (the JSON ``data``)."""
+
+    path: str
+    layout: str  # jinja-file, config-string, config-list
+    templates: list[TemplateSummary]
 
 
 def emitted_literals(template: str) -> list[tuple[str, int]]:
@@ -63,15 +86,15 @@ def lint_entry(
     entry: TemplateEntry,
     tokenizer: TokenizerFiles,
     recognition: Recognition,
+    lookalikes: list[Lookalike],
 ) -> list[Finding]:
     where = source.location(entry)
     fix_rewrite = FIX_REWRITE.format(folder=source.folder)
     findings: list[Finding] = []
     text = entry.text
-    for lookalike in find_lookalikes(text):
+    for lookalike in lookalikes:
         findings.append(
-            Finding(
-                "ascii-bar-token",
+            C.ASCII_BAR_TOKEN(
                 where,
                 f"template line {lookalike.line}, column {lookalike.column}: {lookalike.found!r}"
                 f" is a look-alike of the special token {lookalike.replacement!r}; the tokenizer"
@@ -84,8 +107,7 @@ def lint_entry(
         compile_template(text)
     except jinja2.TemplateSyntaxError as exc:
         findings.append(
-            Finding(
-                "template-syntax",
+            C.TEMPLATE_SYNTAX(
                 where,
                 f"template line {exc.lineno}: Jinja syntax error: {exc.message}",
                 hint=f"fix the template, or replace it with dsprep's: {fix_rewrite}",
@@ -100,8 +122,7 @@ def lint_entry(
             reported.add(literal)
             names = ", ".join(p.name for p in tokenizer.sources)
             findings.append(
-                Finding(
-                    "unknown-special-token",
+                C.UNKNOWN_SPECIAL_TOKEN(
                     where,
                     f"template line {lineno}{_column_of(text, literal, lineno)}: the template"
                     f" emits {literal!r}, which is not a"
@@ -112,27 +133,16 @@ def lint_entry(
             )
     else:
         findings.append(
-            Finding(
-                "no-tokenizer",
+            C.NO_TOKENIZER(
                 str(source.folder),
                 "no tokenizer.json or tokenizer_config.json beside the template: special tokens"
                 " were not checked against the tokenizer",
-                hint="run --check on the model folder that holds the tokenizer files",
-                severity=Severity.WARNING,
             )
         )
     default = recognition.thinking_default
+    findings.append(C.TEMPLATE_KIND(where, f"recognised as {recognition.describe()}"))
     findings.append(
-        Finding(
-            "template-kind",
-            where,
-            f"recognised as {recognition.describe()}",
-            severity=Severity.INFO,
-        )
-    )
-    findings.append(
-        Finding(
-            "thinking-default",
+        C.THINKING_DEFAULT(
             where,
             "thinking default: "
             + (
@@ -141,25 +151,21 @@ def lint_entry(
                 else ("on" if default else "off")
             ),
             hint=f"switch it with: dsprep template {source.folder} --thinking on|off",
-            severity=Severity.INFO,
         )
     )
     defects = KNOWN_DEFECTS.get(recognition.kind)
     if defects:
         findings.append(
-            Finding(
-                "replaceable-template",
+            C.REPLACEABLE_TEMPLATE(
                 where,
                 f"{recognition.describe()} {defects}",
                 hint=f"replace it with dsprep's template: dsprep template {source.folder}"
                 f" --thinking {'on' if default else 'off'}",
-                severity=Severity.WARNING,
             )
         )
     tools = recognition.tools
     findings.append(
-        Finding(
-            "tool-support",
+        C.TOOL_SUPPORT(
             where,
             "tools: "
             + (
@@ -170,32 +176,33 @@ def lint_entry(
             hint=""
             if tools
             else f"add it with: dsprep template {source.folder} --thinking off --tools",
-            severity=Severity.INFO,
         )
     )
     return findings
 
 
-def check_template(target: Path) -> Result:
+def check_template(target: Path) -> Result[TemplateCheckSummary]:
     """Lint the chat template transformers would use for ``target``; nothing is written."""
     source = read_source(target)
     return check_source(source, load_tokenizer_files(source.folder))
 
 
-def check_source(source: TemplateSource, tokenizer: TokenizerFiles) -> Result:
+def check_source(source: TemplateSource, tokenizer: TokenizerFiles) -> Result[TemplateCheckSummary]:
     """:func:`check_template` for a template source and tokenizer files already read."""
-    result = Result("template --check")
-    templates = []
+    findings: list[Finding] = []
+    templates: list[TemplateSummary] = []
     for entry in source.entries:
         recognition = recognize(entry.text)
-        result.extend(lint_entry(source, entry, tokenizer, recognition))
+        lookalikes = find_lookalikes(entry.text)
+        findings.extend(lint_entry(source, entry, tokenizer, recognition, lookalikes))
         templates.append(
-            {
-                "name": entry.name,
-                "kind": recognition.kind,
-                "thinking_default": recognition.thinking_default,
-                "tools": recognition.tools,
-            }
+            TemplateSummary(
+                entry.name,
+                recognition.kind,
+                recognition.thinking_default,
+                recognition.tools,
+                len(lookalikes),
+            )
         )
-    result.data.update(path=str(source.path), layout=source.layout, templates=templates)
-    return result
+    summary = TemplateCheckSummary(str(source.path), source.layout, templates)
+    return Result("template --check", summary, findings)

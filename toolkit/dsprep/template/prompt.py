@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dsprep.errors import InputError
-from dsprep.findings import Result
+from dsprep.findings import JsonPayload, Result
 from dsprep.template.render import (
     Engine,
     RenderRequest,
@@ -21,16 +21,32 @@ from dsprep.template.tokens import TokenizerFiles, load_tokenizer_files, split_o
 
 @dataclass(frozen=True)
 class TokenPiece:
+    """One token of the rendered prompt (its fields are the JSON keys of ``tokens``)."""
+
     text: str
-    token_id: int | None
+    id: int | None  # None: the tokenizers library or tokenizer.json is not there
     added_token: bool
 
 
-@dataclass
-class RenderedPrompt:
+@dataclass(frozen=True)
+class RenderedPrompt(JsonPayload):
+    """What ``dsprep render`` prints (the JSON ``data``)."""
+
+    template: str  # where the template came from (file, and key in the config)
+    engine: Engine
     prompt: str
-    origin: str
-    pieces: list[TokenPiece] = field(default_factory=list)
+    tokens: list[TokenPiece] | None = None  # with --tokens: the prompt as the tokenizer cuts it
+
+
+@dataclass(frozen=True)
+class SelfTestSummary(JsonPayload):
+    """What ``dsprep render --self-test`` ran (the JSON ``data``)."""
+
+    template: str
+    engine: Engine
+    cases: int
+    renders: int
+    tool_calls_checked: int
 
 
 def load_conversation(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
@@ -127,13 +143,11 @@ def render_model(
         prompt = render_with_transformers(source.folder, request)
     else:
         prompt = render_with_jinja(template, request, tokenizer.special_tokens, origin=origin)
-    rendered = RenderedPrompt(prompt, origin)
-    if with_tokens:
-        rendered.pieces = token_pieces(prompt, tokenizer)
-    return rendered
+    tokens = token_pieces(prompt, tokenizer) if with_tokens else None
+    return RenderedPrompt(origin, engine, prompt, tokens)
 
 
-def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result:
+def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result[SelfTestSummary]:
     """``--self-test``: the bundled cases through the folder's template; failures are findings."""
     source = read_source(model_dir)
     return self_test_source(source, load_tokenizer_files(source.folder), engine=engine)
@@ -141,7 +155,7 @@ def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result:
 
 def self_test_source(
     source: TemplateSource, tokenizer: TokenizerFiles, *, engine: Engine = "jinja"
-) -> Result:
+) -> Result[SelfTestSummary]:
     """:func:`self_test_model` for a template source and tokenizer files already read."""
     template, origin = select_template(source, None)
 
@@ -151,13 +165,7 @@ def self_test_source(
     report = self_test_text(
         template, tokenizer, origin, transformers=transformers if engine == "transformers" else None
     )
-    result = Result("render --self-test")
-    result.extend(report.findings)
-    result.data.update(
-        template=origin,
-        engine=engine,
-        cases=report.cases,
-        renders=report.renders,
-        tool_calls_checked=report.tool_calls_checked,
+    summary = SelfTestSummary(
+        origin, engine, report.cases, report.renders, report.tool_calls_checked
     )
-    return result
+    return Result("render --self-test", summary, list(report.findings))

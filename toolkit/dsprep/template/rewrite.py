@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
+from dsprep import catalogue as C
 from dsprep.atomic import atomic_write_text, backup_path
-from dsprep.findings import Finding, Result, Severity
+from dsprep.findings import Finding, JsonPayload, Result, Severity
 from dsprep.template.build import build_template
 from dsprep.template.recognize import (
     DSPREP,
@@ -24,11 +26,47 @@ from dsprep.template.selftest import self_test_text
 from dsprep.template.source import REWRITTEN_NAMES, TemplateSource, read_source, with_templates
 from dsprep.template.tokens import load_tokenizer_files
 
-REPLACE = "replace"
-SWITCH_DEFAULT = "switch-default"
-UP_TO_DATE = "up-to-date"
-REFUSE = "refuse"
 NO_NEWLINE = "\n\\ No newline at end of file\n"
+
+
+class Action(str, Enum):
+    """What the plan does to one template."""
+
+    REPLACE = "replace"  # with dsprep's template
+    SWITCH_DEFAULT = "switch-default"  # only the standard thinking-default line
+    UP_TO_DATE = "up-to-date"
+    REFUSE = "refuse"
+
+
+class RewriteStatus(str, Enum):
+    """How ``dsprep template`` ended; only ``rewritten`` wrote anything."""
+
+    UP_TO_DATE = "up-to-date"
+    REWRITTEN = "rewritten"
+    WOULD_REWRITE = "would-rewrite"  # --dry-run
+    REFUSED = "refused"  # an unknown template without --force
+    NOT_WRITTEN = "not-written"  # dsprep's own template failed its self-test
+
+
+@dataclass(frozen=True)
+class EntrySummary:
+    name: str
+    kind: str  # a recognize kind: published, vllm-example, dsprep, deepseek-like, unknown
+    action: Action
+
+
+@dataclass(frozen=True)
+class RewriteSummary(JsonPayload):
+    """What ``dsprep template`` did (the JSON ``data``)."""
+
+    path: str
+    layout: str  # jinja-file, config-string, config-list
+    entries: list[EntrySummary]
+    dry_run: bool
+    status: RewriteStatus
+    self_test_renders: int | None = None  # None: no self-test ran to its end
+    diff: str | None = None  # the unified diff, when a template changes (or would)
+    backup: str | None = None  # where the original is kept, once rewritten
 
 
 @dataclass(frozen=True)
@@ -44,7 +82,7 @@ class EntryPlan:
     name: str
     location: str
     recognition: Recognition
-    action: str
+    action: Action
     old_text: str
     new_text: str
 
@@ -56,11 +94,11 @@ class RewritePlan:
 
     @property
     def refused(self) -> list[EntryPlan]:
-        return [e for e in self.entries if e.action == REFUSE]
+        return [e for e in self.entries if e.action is Action.REFUSE]
 
     @property
     def changed(self) -> list[EntryPlan]:
-        return [e for e in self.entries if e.action in (REPLACE, SWITCH_DEFAULT)]
+        return [e for e in self.entries if e.action in (Action.REPLACE, Action.SWITCH_DEFAULT)]
 
     def diff(self) -> str:
         """A unified diff of every changed template (not of the JSON file's one long line)."""
@@ -76,19 +114,21 @@ class RewritePlan:
         return "".join(chunks)
 
 
-def _plan_entry(text: str, options: RewriteOptions) -> tuple[str, str, Recognition]:
+def _plan_entry(text: str, options: RewriteOptions) -> tuple[Action, str, Recognition]:
     recognition = recognize(text)
     if recognition.known or options.force:
         tools = options.tools
         if tools is None:
             tools = recognition.tools if recognition.kind == DSPREP else True
         new_text = build_template(thinking=options.thinking, tools=tools)
-        return (UP_TO_DATE if new_text == text else REPLACE), new_text, recognition
+        action = Action.UP_TO_DATE if new_text == text else Action.REPLACE
+        return action, new_text, recognition
     if options.tools is None and THINKING_DEFAULT_RE.search(text):
         value = "true" if options.thinking else "false"
         new_text = THINKING_DEFAULT_RE.sub(lambda m: m.group(1) + value + m.group(3), text)
-        return (UP_TO_DATE if new_text == text else SWITCH_DEFAULT), new_text, recognition
-    return REFUSE, text, recognition
+        action = Action.UP_TO_DATE if new_text == text else Action.SWITCH_DEFAULT
+        return action, new_text, recognition
+    return Action.REFUSE, text, recognition
 
 
 def plan_rewrite(target: Path, options: RewriteOptions) -> RewritePlan:
@@ -113,8 +153,7 @@ def _refusal(entry: EntryPlan, folder: Path, thinking: bool) -> Finding:
             "dsprep does not know this template and it has no standard"
             " `{% if not thinking is defined %}{% set thinking = … %}` line to switch"
         )
-    return Finding(
-        "unknown-template",
+    return C.UNKNOWN_TEMPLATE(
         entry.location,
         f"{entry.recognition.describe()}: {problem}",
         hint=f"check it with: dsprep template {folder} --check; replace it with dsprep's"
@@ -122,24 +161,27 @@ def _refusal(entry: EntryPlan, folder: Path, thinking: bool) -> Finding:
     )
 
 
-def rewrite(target: Path, options: RewriteOptions) -> Result:
+def rewrite(target: Path, options: RewriteOptions) -> Result[RewriteSummary]:
     """Plan, self-test and (unless dry-run) write. Never writes a refused or failing plan."""
     plan = plan_rewrite(target, options)
     source = plan.source
-    result = Result("template")
-    result.data.update(
-        path=str(source.path),
-        layout=source.layout,
-        entries=[
-            {"name": e.name, "kind": e.recognition.kind, "action": e.action} for e in plan.entries
-        ],
-        dry_run=options.dry_run,
-    )
-    for entry in plan.refused:
-        result.add(_refusal(entry, source.folder, options.thinking))
+    findings: list[Finding] = []
+
+    def ended(
+        status: RewriteStatus,
+        renders: int | None = None,
+        diff: str | None = None,
+        backup: str | None = None,
+    ) -> Result[RewriteSummary]:
+        entries = [EntrySummary(e.name, e.recognition.kind, e.action) for e in plan.entries]
+        summary = RewriteSummary(
+            str(source.path), source.layout, entries, options.dry_run, status, renders, diff, backup
+        )
+        return Result("template", summary, findings)
+
+    findings.extend(_refusal(entry, source.folder, options.thinking) for entry in plan.refused)
     if plan.refused:
-        result.data["status"] = "refused"
-        return result
+        return ended(RewriteStatus.REFUSED)
     tokenizer = load_tokenizer_files(source.folder)
     tested = 0
     for entry in plan.entries:
@@ -149,13 +191,11 @@ def rewrite(target: Path, options: RewriteOptions) -> Result:
             continue
         if MARKER_RE.search(entry.new_text):
             # dsprep's own template failing is a bug: never write it.
-            result.extend(report.findings)
-            result.data["status"] = "not-written"
-            return result
+            findings.extend(report.findings)
+            return ended(RewriteStatus.NOT_WRITTEN)
         # Only the default was switched: the user's template keeps its own limits.
-        result.add(
-            Finding(
-                "self-test-failed",
+        findings.append(
+            C.SELF_TEST_FAILED(
                 entry.location,
                 f"{len(report.findings)} self-test check(s) fail on this template, e.g. "
                 + report.findings[0].message,
@@ -165,31 +205,24 @@ def rewrite(target: Path, options: RewriteOptions) -> Result:
                 severity=Severity.WARNING,
             )
         )
-    result.data["self_test_renders"] = tested
     if not plan.changed:
-        result.data["status"] = "up-to-date"
-        return result
-    result.data["diff"] = plan.diff()
+        return ended(RewriteStatus.UP_TO_DATE, tested)
+    diff = plan.diff()
     if options.dry_run:
-        result.data["status"] = "would-rewrite"
-        return result
+        return ended(RewriteStatus.WOULD_REWRITE, tested, diff)
     new_raw = with_templates(source, {e.name: e.new_text for e in plan.changed})
     made = atomic_write_text(source.path, new_raw, backup=True)
-    result.data["status"] = "rewritten"
-    result.data["backup"] = str(made or backup_path(source.path))
     for entry in plan.changed:
-        result.add(
-            Finding(
-                "template-rewritten",
+        findings.append(
+            C.TEMPLATE_REWRITTEN(
                 entry.location,
                 f"{entry.recognition.describe()} -> "
                 + (
                     "thinking default switched"
-                    if entry.action == SWITCH_DEFAULT
+                    if entry.action is Action.SWITCH_DEFAULT
                     else "dsprep's template"
                 )
                 + f" (thinking default {'on' if options.thinking else 'off'})",
-                severity=Severity.INFO,
             )
         )
-    return result
+    return ended(RewriteStatus.REWRITTEN, tested, diff, str(made or backup_path(source.path)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from dsprep import catalogue as C
 from dsprep.errors import InputError
 from dsprep.findings import Finding
 from dsprep.resources import chat_templates_dir, load_schema
@@ -196,9 +197,7 @@ def run_self_test(
                 rendered = renderer(request_for(case, dialect))
             except SandboxViolation as exc:
                 # A hostile template: stop at once instead of timing out on every case.
-                report.findings.append(
-                    Finding("sandbox-violation", origin, exc.message, hint=exc.hint)
-                )
+                report.findings.append(C.SANDBOX_VIOLATION(origin, exc.message, hint=exc.hint))
                 return report
             except InputError as exc:
                 problems, checked = [exc.message.removeprefix(f"{origin}: ")], 0
@@ -207,8 +206,7 @@ def run_self_test(
             report.tool_calls_checked += checked
             for problem in problems:
                 report.findings.append(
-                    Finding(
-                        "self-test-failed",
+                    C.SELF_TEST_FAILED(
                         origin,
                         f"case {case['id']} ({dialect} messages): {problem}",
                         hint=f"replace the template with dsprep's: dsprep template {folder}"

@@ -1,143 +1,181 @@
-"""config.json checks: FP8, leftover quantization_config, fa_quant_type, torch_dtype.
+"""config.json: the model family, its architecture keys, a left-over quantization_config
+and the model dtype.
 
-vllm-ascend v0.11.0rc0 reads ``quantization_config`` from config.json before the
-description file: a leftover FP8 block beside ``quant_model_description.json`` becomes the
-description (``KeyError: 'model.layers.0.self_attn.q_a_proj.weight'`` at load), an
-``fa_quant_type`` switches attention to a quantized KV method, and a ``torch_dtype`` other
-than bfloat16 gives the wrong parameter dtypes (``deq_scale`` must then be I64).
+vLLM reads ``quantization_config`` from config.json before the description file. What a
+block left there does depends on the release (``weights.leftover_quantization_config``):
+up to 0.11 the ascend method takes the block itself for the description (a KeyError on
+the first lookup); from 0.12 a block with ``quant_method`` contradicts
+``--quantization ascend`` (a ValueError at start), and one without ``quant_method`` still
+replaces the description. The model dtype must be one the release supports and the one
+the checkpoint was exported for: static W8A8 ``deq_scale`` is F32 in a bfloat16 export and
+I64 in a float16 one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from dsprep import catalogue as C
+from dsprep.errors import InputError
+from dsprep.family import DEFAULT_FAMILY, ModelFamily, family_for
+from dsprep.family.base import Architecture
 from dsprep.findings import Finding, Severity
+from dsprep.profiles import Profile
 
-EXPECTED_ARCHITECTURE = "DeepseekV3ForCausalLM"
 DTYPE_KEYS = ("torch_dtype", "dtype")  # newer transformers write ``dtype``
+DEFAULT_DTYPE = "bfloat16"  # what msmodelslim's W8A8 exports of DeepSeek-V3.1 are
 
 
-def quant_method(config: dict[str, Any]) -> str:
-    block = config.get("quantization_config")
-    if isinstance(block, dict):
-        return str(block.get("quant_method", "")).lower()
-    return ""
+@dataclass(frozen=True)
+class ModelConfig:
+    """A parsed config.json and what follows from it."""
+
+    shown: str
+    document: dict[str, Any]
+    family: ModelFamily
+    known_family: bool
+    arch: Architecture
+    arch_problem: str  # why the architecture keys were not usable ("" when they were)
+
+    @property
+    def quantization_config(self) -> Any:
+        return self.document.get("quantization_config")
+
+    @property
+    def quant_method(self) -> str:
+        block = self.quantization_config
+        if isinstance(block, dict):
+            return str(block.get("quant_method", "")).lower()
+        return ""
+
+    @property
+    def says_fp8(self) -> bool:
+        return self.quant_method == "fp8"
+
+    def dtypes(self) -> dict[str, Any]:
+        """The dtype keys config.json sets (``torch_dtype`` and/or ``dtype``) and their values."""
+        return {key: self.document[key] for key in DTYPE_KEYS if key in self.document}
+
+    def architecture_names(self) -> str:
+        archs = self.document.get("architectures")
+        if isinstance(archs, list) and archs and all(isinstance(a, str) for a in archs):
+            return ",".join(archs)
+        return str(self.document.get("model_type", "unknown"))
 
 
-def says_fp8(config: dict[str, Any]) -> bool:
-    return quant_method(config) == "fp8"
+def parse_config(document: dict[str, Any], shown: str) -> ModelConfig:
+    family = family_for(document)
+    known = family is not None
+    family = family or DEFAULT_FAMILY
+    try:
+        arch, problem = family.from_config(document, shown), ""
+    except InputError as exc:
+        arch, problem = family.published, exc.message
+    return ModelConfig(shown, document, family, known, arch, problem)
 
 
-def has_fa_quant_type(config: dict[str, Any]) -> bool:
-    block = config.get("quantization_config")
-    return "fa_quant_type" in config or (isinstance(block, dict) and "fa_quant_type" in block)
-
-
-def model_dtypes(config: dict[str, Any]) -> dict[str, Any]:
-    """The dtype keys config.json sets (``torch_dtype`` and/or ``dtype``) and their values."""
-    return {key: config[key] for key in DTYPE_KEYS if key in config}
-
-
-def needs_dtype_fix(config: dict[str, Any]) -> bool:
-    values = model_dtypes(config)
-    return not values or any(value != "bfloat16" for value in values.values())
-
-
-def leftover_quantization_config(config: dict[str, Any], *, has_description: bool) -> bool:
-    """A quantization_config beside the description that only confuses vllm-ascend."""
-    return has_description and "quantization_config" in config and not has_fa_quant_type(config)
-
-
-def int_key(config: Mapping[str, Any], key: str, default: int = 0) -> int:
-    value = config.get(key, default)
-    return value if type(value) is int and value >= 0 else default
-
-
-def architecture(config: dict[str, Any]) -> str:
-    archs = config.get("architectures")
-    if isinstance(archs, list) and archs and all(isinstance(a, str) for a in archs):
-        return ",".join(archs)
-    return str(config.get("model_type", "unknown"))
-
-
-def config_findings(config: dict[str, Any], shown: str, *, has_description: bool) -> list[Finding]:
-    """Launch-breakers of one parsed config.json (``shown`` names the file in messages)."""
+def config_findings(
+    config: ModelConfig, profile: Profile, *, has_description: bool
+) -> list[Finding]:
+    """What config.json alone tells: architecture, its keys, a left-over quantization_config."""
     findings: list[Finding] = []
-    name = os.path.basename(shown)
-    block = config.get("quantization_config")
-    if says_fp8(config) and not has_description:
+    name = os.path.basename(config.shown)
+    if config.arch_problem:
+        findings.append(C.BAD_CONFIG_VALUE(config.shown, config.arch_problem))
+    block = config.quantization_config
+    if has_description and "quantization_config" in config.document:
+        leftover = profile.weights.leftover_quantization_config
+        if config.quant_method:
+            what = leftover.with_method.replace("{method}", config.quant_method)
+        else:
+            what = leftover.without_method
+        if config.quant_method:
+            kind = config.quant_method
+        elif isinstance(block, dict):
+            kind = "without quant_method: " + (", ".join(map(str, block)) or "empty")
+        else:
+            kind = type(block).__name__
         findings.append(
-            Finding(
-                "fp8-weights",
-                shown,
-                f"{name} sets quantization_config.quant_method to 'fp8': this is the original FP8 "
-                "checkpoint, and Ascend NPUs cannot compute in FP8",
-                hint="download an Ascend W8A8 conversion instead "
-                "(e.g. Eco-Tech/DeepSeek-V3.1-w8a8-mtp-QuaRot)",
+            C.LEFTOVER_QUANTIZATION_CONFIG(
+                config.shown,
+                f"{name} has a leftover key 'quantization_config' ({kind}) beside the "
+                f"description; on vllm-ascend {profile.name} {what}",
             )
         )
-    if has_fa_quant_type(config):
+    if "fa_quant_type" in config.document:
         findings.append(
-            Finding(
-                "fa-quant-type",
-                shown,
-                f"{name} has the key 'fa_quant_type' (written by msmodelslim --fa_quant): "
-                "vllm-ascend v0.11.0rc0 then quantizes attention and fails at load",
-                hint="re-export without --fa_quant, or delete quantization_config from "
-                "config.json by hand if you do not want FA quantization",
+            C.FA_QUANT_TYPE(
+                config.shown,
+                f"{name} has a top-level key 'fa_quant_type': vllm-ascend {profile.name} reads "
+                "fa_quant_type only from the description, so this key does nothing",
+                hint="delete it from config.json, or set it in quant_model_description.json",
+                severity=Severity.INFO,
             )
         )
-    elif leftover_quantization_config(config, has_description=has_description):
-        method = quant_method(config) or (type(block).__name__ if block is not None else "null")
+    if not config.known_family:
         findings.append(
-            Finding(
-                "leftover-quantization-config",
-                shown,
-                f"{name} has a leftover key 'quantization_config' ({method}) beside "
-                "quant_model_description.json; vllm-ascend reads it as the description and "
-                "fails with KeyError: 'model.layers.0.self_attn.q_a_proj.weight'",
-                hint="delete quantization_config from config.json (dsprep check --fix does it)",
-            )
-        )
-    findings.extend(_dtype_findings(config, shown))
-    arch = architecture(config)
-    if EXPECTED_ARCHITECTURE not in arch.split(","):
-        findings.append(
-            Finding(
-                "unexpected-architecture",
-                shown,
-                f"key 'architectures' in {name} is {arch!r}, not {EXPECTED_ARCHITECTURE!r}",
-                hint="check that this is a DeepSeek-V3/V3.1 checkpoint",
-                severity=Severity.WARNING,
+            C.UNEXPECTED_ARCHITECTURE(
+                config.shown,
+                f"key 'architectures' in {name} is {config.architecture_names()!r}, which no "
+                f"model family dsprep knows names (it checks it as {config.family.title})",
             )
         )
     return findings
 
 
-def _dtype_findings(config: dict[str, Any], shown: str) -> list[Finding]:
-    values = model_dtypes(config)
-    name = os.path.basename(shown)
+def dtype_findings(
+    config: ModelConfig, profile: Profile, exported_as: str | None, evidence: str
+) -> list[Finding]:
+    """The model dtype must be supported and match the export (``exported_as``: the dtype
+    the checkpoint's tensors say, with ``evidence`` naming the tensor; None: unknown)."""
+    values = config.dtypes()
+    name = os.path.basename(config.shown)
+    wanted = exported_as or DEFAULT_DTYPE
     if not values:
         return [
-            Finding(
-                "torch-dtype",
-                shown,
-                f"{name} has no 'torch_dtype' key; vllm-ascend expects bfloat16 for this "
-                "W8A8 checkpoint",
-                hint='set "torch_dtype": "bfloat16" (dsprep check --fix does it)',
+            C.TORCH_DTYPE(
+                config.shown,
+                f"{name} has no 'torch_dtype' key; vllm-ascend {profile.name} then loads the "
+                f"model in the dtype transformers defaults to, and this export is {wanted}"
+                + (f" ({evidence})" if evidence else ""),
+                hint=f'set "torch_dtype": "{wanted}" (dsprep check --fix does it)',
                 severity=Severity.WARNING,
             )
         ]
-    return [
-        Finding(
-            "torch-dtype",
-            shown,
-            f"key {key!r} in {name} is {value!r}, not 'bfloat16'; the W8A8 scales then get "
-            "the wrong dtype at load",
-            hint=f'set "{key}": "bfloat16" (dsprep check --fix does it)',
-        )
-        for key, value in values.items()
-        if value != "bfloat16"
-    ]
+    findings: list[Finding] = []
+    for key, value in values.items():
+        if value not in profile.weights.model_dtypes:
+            findings.append(
+                C.TORCH_DTYPE(
+                    config.shown,
+                    f"key {key!r} in {name} is {value!r}; vllm-ascend {profile.name} runs W8A8 "
+                    f"models in {' or '.join(profile.weights.model_dtypes)} only",
+                    hint=f'set "{key}": "{wanted}" (dsprep check --fix does it)',
+                )
+            )
+        elif exported_as is not None and value != exported_as:
+            findings.append(
+                C.TORCH_DTYPE(
+                    config.shown,
+                    f"key {key!r} in {name} is {value!r} but the checkpoint is a {exported_as} "
+                    f"export ({evidence}); the W8A8 scales would be loaded with the wrong "
+                    "dtype, silently corrupting them",
+                    hint=f'set "{key}": "{exported_as}" (dsprep check --fix does it)',
+                )
+            )
+    return findings
+
+
+def fixed_dtype(config: ModelConfig, profile: Profile, exported_as: str | None) -> str | None:
+    """The dtype ``--fix`` writes, or None when nothing needs (or may) change."""
+    wanted = exported_as or DEFAULT_DTYPE
+    values = config.dtypes()
+    if not values:
+        return wanted
+    wrong = any(
+        v not in profile.weights.model_dtypes or (exported_as is not None and v != exported_as)
+        for v in values.values()
+    )
+    return wanted if wrong else None

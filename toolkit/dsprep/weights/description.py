@@ -1,74 +1,100 @@
-"""quant_model_description.json: its name, its types, and its coverage of the shards.
+"""quant_model_description.json: which file the release finds, and what it says.
 
-vllm-ascend v0.11.0rc0 (``--quantization ascend``) globs ``*.json`` in the model folder and
-keeps names ending in ``quant_model_description.json``: none → "Cannot find the config file
-for ascend", two → "Found multiple config files". It then looks every linear, MoE,
-embedding and lm_head layer up as ``desc[prefix + ".weight"]`` with no default, requires
-gate_proj/up_proj (and experts.0's gate/up/down) to share a type, and knows only the types
-in :data:`KNOWN_QUANT_TYPES`.
+How the release finds the file (``weights.description`` of the profile): up to 0.13 vLLM
+globs ``*.json`` and keeps names ending in ``quant_model_description.json`` (none: "Cannot
+find the config file for ascend", several: "Found multiple config files"); from 0.18
+vllm-ascend opens exactly ``quant_model_description.json``. Every ``.weight`` entry the
+release looks up must have a type it registers for that layer kind; layers it fuses must
+share one type; layers it requires FLOAT must be FLOAT. The checks that need the shards
+(coverage, companion tensors) live in :mod:`dsprep.weights.tensors`.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from itertools import repeat
-from operator import itemgetter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import add
 from typing import Any
 
+from dsprep import catalogue as C
+from dsprep.family import ModelFamily, Role
+from dsprep.family.base import Architecture
 from dsprep.findings import Finding, Severity
+from dsprep.profiles import Profile
+from dsprep.weights.index import capped
 
-DESCRIPTION_NAME = "quant_model_description.json"
-KNOWN_QUANT_TYPES = frozenset({"FLOAT", "W8A8", "W8A8_DYNAMIC", "W4A8_DYNAMIC", "C8"})
+FLOAT = "FLOAT"
 # Description keys that are settings, not tensor names.
 SETTING_KEYS = frozenset(
-    {"model_quant_type", "version", "fa_quant_type", "kv_quant_type", "group_size", "metadata"}
-)
-MAX_PER_CODE = 20  # findings of one code beyond this are summed up in one more finding
+    {"model_quant_type", "version", "fa_quant_type", "kv_quant_type", "kv_cache_type",
+     "group_size", "metadata"}
+)  # fmt: skip
+LOOKALIKE = "quant_model_description"
 
 
-def description_names(names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(names vllm-ascend accepts, look-alikes it ignores) among a folder's file names."""
-    valid: list[str] = []
+@dataclass(frozen=True)
+class DescriptionNames:
+    """The description files of a folder as the release sees them."""
+
+    found: list[str]  # what the release takes for the description
+    misnamed: list[str]  # look-alikes it ignores
+
+    @property
+    def present(self) -> bool:
+        """Some file claims to be the description (found or misnamed)."""
+        return bool(self.found or self.misnamed)
+
+    @property
+    def chosen(self) -> str | None:
+        """The file to read: the one found, else a lone look-alike (to check it anyway)."""
+        return next(iter(self.found or self.misnamed), None)
+
+
+def description_names(names: Iterable[str], profile: Profile) -> DescriptionNames:
+    """Sort a folder's top-level file names by the release's lookup rule."""
+    lookup = profile.weights.description
+    found: list[str] = []
     misnamed: list[str] = []
     for name in names:
-        base = name.rsplit("/", 1)[-1]
-        if "/" in name or not base.endswith(".json"):
+        if "/" in name or not name.endswith(".json"):
             continue
-        if base.endswith(DESCRIPTION_NAME):
-            valid.append(name)
-        elif "quant_model_description" in base:
+        if name == lookup.file or (lookup.match == "suffix" and name.endswith(lookup.file)):
+            found.append(name)
+        elif LOOKALIKE in name:
             misnamed.append(name)
-    return sorted(valid), sorted(misnamed)
+    return DescriptionNames(sorted(found), sorted(misnamed))
 
 
 def name_findings(
-    display: Mapping[str, str], valid: list[str], misnamed: list[str]
+    names: DescriptionNames, display: Mapping[str, str], profile: Profile
 ) -> list[Finding]:
-    """Findings about the description's file name; ``display`` maps a name to its shown path."""
+    """Findings about the description's file name; ``display`` maps a name to its path."""
+    lookup = profile.weights.description
+    release = profile.name
     findings: list[Finding] = []
-    if len(valid) > 1:
-        shown = ", ".join(valid)
+    if len(names.found) > 1 and lookup.several == "error":
+        shown = ", ".join(names.found)
         findings.append(
-            Finding(
-                "duplicate-description",
-                display[valid[0]],
-                f"{len(valid)} files end in {DESCRIPTION_NAME} ({shown}); vllm-ascend stops "
-                "with 'Found multiple config files'",
-                hint=f"keep exactly one and name it {DESCRIPTION_NAME}",
+            C.DUPLICATE_DESCRIPTION(
+                display[names.found[0]],
+                f"{len(names.found)} files end in {lookup.file} ({shown}); vllm-ascend "
+                f"{release} stops with '{lookup.several_found}'",
+                hint=f"keep exactly one and name it {lookup.file}",
             )
         )
-    for name in misnamed:
-        alone = not valid
+    alone = not names.found
+    rule = "is not named" if lookup.match == "exact" else "does not end in"
+    for name in names.misnamed:
         findings.append(
-            Finding(
-                "misnamed-description",
+            C.MISNAMED_DESCRIPTION(
                 display[name],
-                f"{name} does not end in {DESCRIPTION_NAME}, so vllm-ascend ignores it"
-                + (" and stops with 'Cannot find the config file for ascend'" if alone else ""),
-                hint=f"rename it to {DESCRIPTION_NAME}"
-                + (" (dsprep check --fix does it)" if alone and len(misnamed) == 1 else "")
+                f"{name} {rule} {lookup.file}, so vllm-ascend {release} ignores it"
+                + (f" and stops with '{lookup.not_found}'" if alone else ""),
+                hint=f"rename it to {lookup.file}"
+                + (" (dsprep check --fix does it)" if len(names.misnamed) == 1 else "")
                 if alone
                 else "delete it: the correctly named description is the one that counts",
                 severity=Severity.ERROR if alone else Severity.WARNING,
@@ -77,185 +103,204 @@ def name_findings(
     return findings
 
 
-def capped(findings: list[Finding], code: str, what: str) -> list[Finding]:
-    """At most :data:`MAX_PER_CODE` findings, plus one that counts the rest."""
-    if len(findings) <= MAX_PER_CODE:
-        return findings
-    rest = len(findings) - MAX_PER_CODE
-    last = findings[MAX_PER_CODE]
-    more = Finding(
-        code,
-        last.path,
-        f"… and {rest} more {what} like the ones above",
-        hint=last.hint,
-        severity=last.severity,
+@dataclass(frozen=True)
+class Description:
+    """What the header checks need of a parsed description: the ``.weight`` entries' types."""
+
+    name: str
+    shown: str
+    weight_types: dict[str, str]  # name.weight -> quant type (string entries only)
+    counts: dict[str, int]  # quant types of the .weight entries, for the summary
+    settings: dict[str, Any]  # model_quant_type, fa_quant_type, …
+
+
+def parse_description(document: Mapping[str, Any], name: str, shown: str) -> Description:
+    keys = list(document)
+    weights = list(compress(keys, map(str.endswith, keys, repeat(".weight"))))
+    weight_types = dict(zip(weights, map(document.__getitem__, weights), strict=True))
+    if not all(map(isinstance, weight_types.values(), repeat(str))):  # hostile values
+        weight_types = {k: v for k, v in weight_types.items() if isinstance(v, str)}
+    counts = dict(sorted(Counter(weight_types.values()).items()))
+    settings = {k: document[k] for k in SETTING_KEYS if k in document}
+    return Description(name, shown, weight_types, counts, settings)
+
+
+def description_findings(
+    document: Mapping[str, Any],
+    description: Description,
+    profile: Profile,
+    family: ModelFamily,
+    arch: Architecture,
+) -> list[Finding]:
+    """Everything about the description that needs no shard: types, fused layers, FLOAT."""
+    return (
+        _type_findings(document, description, profile, family, arch)
+        + _fused_findings(description, profile)
+        + _float_findings(description, profile, family, arch)
     )
-    return [*findings[:MAX_PER_CODE], more]
 
 
-def type_counts(weights: Sequence[tuple[str, Any]]) -> dict[str, int]:
-    """Quant types of the ``.weight`` entries (one per layer) with their counts."""
-    counts = Counter(map(str, map(itemgetter(1), weights)))
-    return dict(sorted(counts.items()))
+def _accepted_kinds(profile: Profile, quant_type: str) -> set[str]:
+    kinds = {str(k) for k, types in profile.weights.quant_types.items() if quant_type in types}
+    return kinds | {"linear", "moe"} if quant_type == FLOAT else kinds
 
 
-def type_findings(description: Mapping[str, Any], shown: str) -> list[Finding]:
-    """Every type must be one vllm-ascend v0.11.0rc0 knows (else NotImplementedError)."""
+def _layer_kind(family: ModelFamily, name: str, arch: Architecture) -> str:
+    return "moe" if family.role(name, arch) is Role.ROUTED_EXPERT else "linear"
+
+
+def _type_findings(
+    document: Mapping[str, Any],
+    description: Description,
+    profile: Profile,
+    family: ModelFamily,
+    arch: Architecture,
+) -> list[Finding]:
+    """Each ``.weight`` type must be one the release registers for that layer kind
+    (NotImplementedError at load); other keys with unknown values are warnings."""
+    shown = description.shown
+    base = os.path.basename(shown)
+    release = f"vllm-ascend {profile.name}"
+    known = sorted({t for types in profile.weights.quant_types.values() for t in types} | {FLOAT})
     findings: list[Finding] = []
-    try:
-        if set(description.values()) <= KNOWN_QUANT_TYPES | _settings(description):
-            return []
-    except TypeError:  # an unhashable value (a list or object): look at each entry
+    for quant_type in sorted(set(description.weight_types.values())):
+        kinds = _accepted_kinds(profile, quant_type)
+        if {"linear", "moe"} <= kinds:
+            continue
+        for key, value in description.weight_types.items():
+            if value != quant_type:
+                continue
+            kind = _layer_kind(family, key, arch)
+            if kind in kinds:
+                continue
+            where = (
+                f"registers it only for {', '.join(sorted(kinds))} layers"
+                if kinds
+                else (f"does not know it (known: {', '.join(known)})")
+            )
+            findings.append(
+                C.UNKNOWN_QUANT_TYPE(
+                    shown,
+                    f"key {key!r} in {base} has type {value!r} on a {kind} layer; {release} "
+                    f"{where} and fails with NotImplementedError at load",
+                )
+            )
+    values_known = set(known)
+    try:  # every value a known type (or a setting): one C-level set test
+        settings = {document[k] for k in SETTING_KEYS if k in document}
+        if set(document.values()) <= values_known | settings:
+            return capped(findings, "entries")
+    except TypeError:  # an unhashable value: walk the entries to name it
         pass
-    for key, value in description.items():
-        if key in SETTING_KEYS or (isinstance(value, str) and value in KNOWN_QUANT_TYPES):
+    for key, value in document.items():
+        if key in SETTING_KEYS or key in description.weight_types:
+            continue
+        if type(value) is str and value in values_known:
+            continue
+        weight = key.endswith(".weight")
+        findings.append(
+            C.UNKNOWN_QUANT_TYPE(
+                shown,
+                f"key {key!r} in {base} has type {value!r}, which {release} does not know "
+                f"(known: {', '.join(known)})",
+                severity=Severity.ERROR if weight else Severity.WARNING,
+            )
+        )
+    return capped(findings, "entries")
+
+
+def _fused_findings(description: Description, profile: Profile) -> list[Finding]:
+    """Fused layers share one type (and FLOAT-ness); a fused MoE layer takes expert 0's
+    method for every expert, so every expert must have expert 0's type."""
+    types = description.weight_types
+    shown = description.shown
+    base = os.path.basename(shown)
+    findings: list[Finding] = []
+    for group in profile.weights.fused:
+        first, *others = group.members
+        tail = f".{first}.weight"
+        keys = list(compress(types, map(str.endswith, types, repeat(tail))))
+        prefixes = [k[: -len(tail)] for k in keys]
+        firsts = list(map(types.__getitem__, keys))
+        for other in others:
+            seconds = list(map(types.get, map(add, prefixes, repeat(f".{other}.weight"))))
+            if seconds == firsts:
+                continue
+            for prefix, a, b in zip(prefixes, firsts, seconds, strict=True):
+                if b is None or a == b:
+                    continue
+                message = group.message.replace("{prefix}", f"{prefix}.{group.module}")
+                findings.append(
+                    C.GATE_UP_MISMATCH(
+                        shown,
+                        f"in {base}, {prefix}.{first}.weight is {a!r} but {prefix}.{other}.weight"
+                        f" is {b!r}; vllm-ascend {profile.name} loads them as one layer "
+                        f"({group.module}) and fails: {message}",
+                    )
+                )
+        experts = [m for m in group.members if ".0." in m]
+        if experts:
+            findings += _expert_findings(types, experts, shown, profile)
+    return capped(findings, "layers")
+
+
+def _expert_findings(
+    types: Mapping[str, str], members: list[str], shown: str, profile: Profile
+) -> list[Finding]:
+    """Every routed expert has expert 0's type: the fused MoE layer has one method.
+
+    Per MoE layer and leaf (``experts.0.gate_proj`` …), the layer's experts are looked up
+    as a whole list and compared with expert 0's type in C; a layer that disagrees is
+    walked to name the expert."""
+    base = os.path.basename(shown)
+    findings: list[Finding] = []
+    for member in members:
+        head, _, leaf = member.partition(".0.")  # experts.0.gate_proj -> experts, gate_proj
+        tail = f".{head}.0.{leaf}.weight"
+        zeros = list(compress(types, map(str.endswith, types, repeat(tail))))
+        for zero in zeros:
+            layer = zero[: -len(tail)]
+            expected = types[zero]
+            names: list[str] = []
+            index = 1
+            while (name := f"{layer}.{head}.{index}.{leaf}.weight") in types:
+                names.append(name)
+                index += 1
+            got = list(map(types.__getitem__, names))
+            if got.count(expected) == len(got):
+                continue
+            findings += [
+                C.GATE_UP_MISMATCH(
+                    shown,
+                    f"in {base}, {name} is {value!r} but {zero} is {expected!r}; vllm-ascend "
+                    f"{profile.name} loads every expert of the layer with expert 0's method",
+                    hint="give all experts of a layer the same type",
+                )
+                for name, value in zip(names, got, strict=True)
+                if value != expected
+            ]
+    return findings
+
+
+def _float_findings(
+    description: Description, profile: Profile, family: ModelFamily, arch: Architecture
+) -> list[Finding]:
+    """Layers the release requires FLOAT (kv_b_proj from 0.13: an assert after the load)."""
+    if not profile.weights.must_be_float:
+        return []
+    roles = {Role(r) for r in profile.weights.must_be_float}
+    types = description.weight_types
+    findings = []
+    for key in family.with_role(types, roles, arch):
+        value = types[key]
+        if value == FLOAT:
             continue
         findings.append(
-            Finding(
-                "unknown-quant-type",
-                shown,
-                f"key {key!r} in {os.path.basename(shown)} has type {value!r}, which vllm-ascend "
-                "does not know "
-                f"(known: {', '.join(sorted(KNOWN_QUANT_TYPES))})",
-                hint="re-export the weights with msmodelslim for vllm-ascend",
-                severity=Severity.ERROR if key.endswith(".weight") else Severity.WARNING,
+            C.MUST_BE_FLOAT(
+                description.shown,
+                f"key {key!r} in {os.path.basename(description.shown)} is {value!r}; vllm-ascend "
+                f"{profile.name} requires this layer unquantized and fails after loading every "
+                "weight (AssertionError)",
             )
         )
-    return capped(findings, "unknown-quant-type", "entries")
-
-
-def _settings(description: Mapping[str, Any]) -> set[Any]:
-    values: set[Any] = set()
-    for key in SETTING_KEYS:
-        if key in description:
-            value = description[key]
-            values.add(value if isinstance(value, (str, int, float, type(None))) else repr(value))
-    return values
-
-
-def needs_entry(name: str) -> bool:
-    """Whether vllm-ascend looks ``name`` up in the description (linear/MoE/embedding/head)."""
-    if not name.endswith(".weight") or "norm" in name:
-        return False
-    return not name.endswith(".mlp.gate.weight")  # the MoE router is never quantized
-
-
-def layer_index(name: str) -> int:
-    if name.startswith("model.layers."):
-        part = name[13 : name.find(".", 13)]
-        if part.isdigit():
-            return int(part)
-    return -1
-
-
-def _covered(group: Collection[str], description: Mapping[str, Any]) -> bool:
-    """Whether every name of ``group`` (a shard's tensors by name, or a list of names) has
-    an entry: one C-level subset test (or map) per shard."""
-    if isinstance(group, Mapping):
-        return group.keys() <= description.keys()
-    return all(map(description.__contains__, group))
-
-
-def coverage_findings(
-    description: Mapping[str, Any],
-    shard_tensors: Iterable[Collection[str]],
-    shown: str,
-    *,
-    weights: Sequence[tuple[str, Any]] | None = None,
-    num_hidden_layers: int,
-    num_nextn_predict_layers: int,
-    pairs: list[Finding] | None = None,
-    covered: bool = False,
-) -> list[Finding]:
-    """missing-description-entry, mtp-not-covered, gate-up-mismatch.
-
-    ``shard_tensors`` holds each shard's tensors by name; the usual case (every tensor has
-    an entry) is one C-level subset test per shard. ``pairs`` are the gate-up-mismatch
-    findings when computed already (they need the description only); ``covered`` says
-    every tensor is known to have an entry (tested already).
-    """
-    groups = list(shard_tensors)
-    weights = weight_entries(description) if weights is None else weights
-    keys = description.keys()
-    missing: list[str] = []
-    if not covered and not all(map(_covered, groups, repeat(description))):
-        absent = {n for group in groups for n in group if n not in keys}
-        missing = sorted(n for n in absent if needs_entry(n))
-    regular = [n for n in missing if layer_index(n) < num_hidden_layers]
-    mtp = [n for n in missing if layer_index(n) >= num_hidden_layers]
-    findings = [
-        Finding(
-            "missing-description-entry",
-            shown,
-            f"{os.path.basename(shown)} has no entry for tensor {name!r}; vllm-ascend fails "
-            f"with KeyError: {name!r}",
-            hint=f'add "{name}": "FLOAT" (or its quant type) to the description, or '
-            "re-export with msmodelslim",
-        )
-        for name in regular
-    ]
-    findings = capped(findings, "missing-description-entry", "tensors")
-    if mtp and num_nextn_predict_layers > 0:
-        layers = sorted({layer_index(n) for n in mtp})
-        findings.append(
-            Finding(
-                "mtp-not-covered",
-                shown,
-                f"{os.path.basename(shown)} does not cover the MTP layer "
-                f"{', '.join(map(str, layers))}: {len(mtp)} weights have no entry "
-                f"(first: {mtp[0]!r}); msmodelslim leaves it out and "
-                "vllm-ascend fails with a KeyError when it loads the MTP layer",
-                hint='add the MTP layer\'s weights to the description as "FLOAT"',
-            )
-        )
-    if pairs is None:
-        from dsprep.weights.pairs import pair_findings
-
-        pairs = pair_findings(description, weights, shown)
-    return findings + pairs
-
-
-def weight_entries(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The ``(name.weight, type)`` entries: one per layer, the ones vllm-ascend looks up.
-
-    Only string types: anything else is an ``unknown-quant-type`` finding already.
-    """
-    return [(k, v) for k, v in description.items() if k.endswith(".weight") and type(v) is str]
-
-
-def description_checks(
-    description: Mapping[str, Any],
-    shard_tensors: Iterable[Collection[str]],
-    shown: str,
-    *,
-    weights: Sequence[tuple[str, Any]] | None = None,
-    num_hidden_layers: int,
-    num_nextn_predict_layers: int,
-    early: tuple[list[Finding], list[Finding]] | None = None,
-    covered: bool = False,
-) -> list[Finding]:
-    """Everything about the description that needs only tensor names: types, coverage, pairs.
-
-    ``early`` is :func:`early_checks` when computed already; ``covered`` as in
-    :func:`coverage_findings`.
-    """
-    types, pairs = early if early is not None else (type_findings(description, shown), None)
-    return types + coverage_findings(
-        description,
-        shard_tensors,
-        shown,
-        weights=weights,
-        num_hidden_layers=num_hidden_layers,
-        num_nextn_predict_layers=num_nextn_predict_layers,
-        pairs=pairs,
-        covered=covered,
-    )
-
-
-def early_checks(
-    description: Mapping[str, Any], shown: str, weights: Sequence[tuple[str, Any]]
-) -> tuple[list[Finding], list[Finding]]:
-    """The checks that need the description alone: (unknown types, gate/up pairs)."""
-    from dsprep.weights.pairs import pair_findings
-
-    return type_findings(description, shown), pair_findings(description, weights, shown)
+    return capped(findings, "entries")

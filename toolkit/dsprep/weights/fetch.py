@@ -13,17 +13,19 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fnmatch
 import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dsprep.errors import DiskError, InputError, NetworkError
-from dsprep.findings import Finding, Result, Severity
+from dsprep.family import DEFAULT_FAMILY
+from dsprep.findings import JsonPayload, Result
+from dsprep.profiles import Profile, profile_for
+from dsprep.weights.folder import ModelDir
 from dsprep.weights.hashes import sha256_file
 from dsprep.weights.hubclient import (
     HubClient,
@@ -32,14 +34,12 @@ from dsprep.weights.hubclient import (
     preflight,
     resolve_endpoint,
 )
+from dsprep.weights.inspect import Inspection, inspect_folder
 from dsprep.weights.manifest import STATE_DIR, Manifest, ManifestFile, manifest_path, write_manifest
+from dsprep.weights.verdict import Quantization, Stage
 
-# W8A8 DeepSeek-V3.1 repos that vllm-ascend can serve (named by the deployment manual).
-W8A8_ALTERNATIVES = ("Eco-Tech/DeepSeek-V3.1-w8a8-mtp-QuaRot", "vllm-ascend/DeepSeek-V3.1-W8A8")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
 SMALL_METADATA_BYTES = 64 * 1024 * 1024
-# Gate findings that stop the download; the rest can be fixed once the files are here.
-REFUSING = frozenset({"fp8-weights", "unverified-quantization"})
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 STAGING = "staging"
 
@@ -60,6 +60,35 @@ class FetchOptions:
     config_dir: Path | None = None  # the client's credentials; default ~/.modelscope
     token: str | None = None
     run_check: bool = True
+    image: str | None = None  # the release the gate and the final check judge for
+
+
+@dataclass(frozen=True)
+class CheckBrief:
+    status: str
+    codes: list[str]
+
+
+@dataclass(frozen=True)
+class FetchSummary(JsonPayload):
+    """What ``dsprep fetch`` did: ``refused`` names why no shard was downloaded."""
+
+    repo: str
+    revision: str
+    endpoint: str
+    local_dir: str
+    profile: str
+    remote_files: int
+    remote_bytes: int
+    verdict: str = ""  # the quantization verdict of the gate: ascend, fp8, unverified
+    refused: bool = False  # the verdict stopped the download before any shard
+    alternatives: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    manifest: str | None = None
+    check: CheckBrief | None = None  # the final dsprep check of the folder
 
 
 def is_gate_input(path: str) -> bool:
@@ -79,13 +108,14 @@ def selected(path: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
     return not any(fnmatch.fnmatch(path, pattern) for pattern in exclude)
 
 
-def fetch_model(options: FetchOptions) -> Result:
+def fetch_model(options: FetchOptions) -> Result[FetchSummary]:
     """Download ``options.model_id`` into ``options.local_dir``; see the module docstring."""
     if not MODEL_ID.match(options.model_id):
         raise InputError(
             f"{options.model_id!r} is not a ModelScope model id",
             hint="write it as owner/name, e.g. Eco-Tech/DeepSeek-V3.1-w8a8-mtp-QuaRot",
         )
+    profile = profile_for(options.image)
     endpoint = resolve_endpoint(options.endpoint)
     preflight(endpoint)
     local_dir = Path(options.local_dir).resolve()
@@ -102,16 +132,14 @@ def fetch_model(options: FetchOptions) -> Result:
     listing = client.list_files(revision)
     if not listing:
         raise InputError(f"model {options.model_id}@{revision} lists no files at {endpoint}")
-    result = Result(
-        "fetch",
-        data={
-            "repo": options.model_id,
-            "revision": revision,
-            "endpoint": endpoint,
-            "local_dir": str(local_dir),
-            "remote_files": len(listing),
-            "remote_bytes": sum(f.size for f in listing),
-        },
+    summary = FetchSummary(
+        repo=options.model_id,
+        revision=revision,
+        endpoint=endpoint,
+        local_dir=str(local_dir),
+        profile=profile.name,
+        remote_files=len(listing),
+        remote_bytes=sum(f.size for f in listing),
     )
     # A manifest says "complete": none may stand while this fetch changes the folder.
     _disk(lambda: manifest_path(local_dir).unlink(missing_ok=True), manifest_path(local_dir))
@@ -130,18 +158,27 @@ def fetch_model(options: FetchOptions) -> Result:
         if fetch_verified(client, remote, revision, local_dir, staging):
             downloaded.append(remote.path)
 
-    gate_findings = gate(local_dir, [f.path for f in listing], options.allow_unverified)
-    if any(f.code in REFUSING and f.severity is Severity.ERROR for f in gate_findings):
-        result.extend(gate_findings)
-        fp8 = "fp8-weights" in result.codes()
-        alternatives = list(W8A8_ALTERNATIVES) if fp8 else []
-        result.data.update(refused=True, downloaded=downloaded, alternatives=alternatives)
+    found = gate(local_dir, [f.path for f in listing], profile, options.allow_unverified)
+    verdict = found.verdict
+    assert verdict is not None
+    if verdict.refuses_download:
+        family = found.config.family if found.config is not None else DEFAULT_FAMILY
+        fp8 = verdict.quantization is Quantization.FP8
+        summary = replace(
+            summary,
+            verdict=verdict.quantization.value,
+            refused=True,
+            downloaded=downloaded,
+            alternatives=list(family.w8a8_repos) if fp8 else [],
+        )
         _cleanup(staging)
-        return result
+        return Result("fetch", summary, found.findings)
     # Anything else the gate saw (a float16 dtype, a leftover quantization_config, ...) is
     # fixable after the download: the final check reports it with its fix.
-    keep_all = not options.run_check
-    result.extend(f for f in gate_findings if keep_all or f.code in REFUSING)
+    summary = replace(summary, verdict=verdict.quantization.value)
+    findings = [verdict.finding] if verdict.finding is not None else []
+    if not options.run_check:
+        findings = found.findings
 
     for remote in metadata:
         if fetch_verified(client, remote, revision, local_dir, staging):
@@ -160,8 +197,8 @@ def fetch_model(options: FetchOptions) -> Result:
         files=[ManifestFile(f.path, f.size, _verified_sha(local_dir, f)) for f in files],
     )
     written = write_manifest(local_dir, manifest)
-    result.data.update(
-        refused=False,
+    summary = replace(
+        summary,
         files=len(files),
         bytes=sum(f.size for f in files),
         downloaded=downloaded,
@@ -171,10 +208,10 @@ def fetch_model(options: FetchOptions) -> Result:
     if options.run_check:
         from dsprep.weights.check import CheckOptions, check_model_dir
 
-        checked = check_model_dir(local_dir, CheckOptions())
-        result.extend(checked.findings)
-        result.data["check"] = {"status": checked.status, "codes": checked.codes()}
-    return result
+        checked = check_model_dir(local_dir, CheckOptions(image=options.image))
+        findings += checked.findings
+        summary = replace(summary, check=CheckBrief(checked.status, checked.codes()))
+    return Result("fetch", summary, findings)
 
 
 def fetch_verified(
@@ -209,40 +246,16 @@ def fetch_verified(
     return True
 
 
-def gate(model_dir: Path, remote_files: Sequence[str], allow_unverified: bool) -> list[Finding]:
-    """The check's quantization gate, with fetch's policy on top.
-
-    FP8 findings name the W8A8 repos to fetch instead; ``unverified-quantization`` (no
-    description, no FP8 evidence) stops the download unless ``--allow-unverified``.
-    """
-    from dsprep.weights.check import quantization_gate
-
-    findings: list[Finding] = []
-    for finding in quantization_gate(model_dir, remote_files):
-        if finding.code == "fp8-weights" and not all(
-            repo in finding.hint for repo in W8A8_ALTERNATIVES
-        ):
-            alternatives = " or ".join(W8A8_ALTERNATIVES)
-            finding = dataclasses.replace(
-                finding, hint=f"fetch an Ascend W8A8 conversion instead: {alternatives}"
-            )
-        elif finding.code == "unverified-quantization" and allow_unverified:
-            finding = dataclasses.replace(
-                finding,
-                severity=Severity.WARNING,
-                message=f"{finding.message} (downloading anyway: --allow-unverified)",
-            )
-        elif finding.code == "unverified-quantization":
-            finding = dataclasses.replace(
-                finding,
-                severity=Severity.ERROR,
-                message=f"{finding.message}; no shard was downloaded",
-                hint=f"{finding.hint.rstrip('.')}; or pass --allow-unverified to download anyway"
-                if finding.hint
-                else "pass --allow-unverified to download anyway",
-            )
-        findings.append(finding)
-    return findings
+def gate(
+    model_dir: Path, remote_files: Sequence[str], profile: Profile, allow_unverified: bool
+) -> Inspection:
+    """The quantization gate: ``check``'s inspection of the metadata fetched so far, with
+    every file the hub lists, before any shard; ``--allow-unverified`` downloads a repo
+    without a description anyway."""
+    stage = Stage.FETCH_ALLOWING_UNVERIFIED if allow_unverified else Stage.FETCH
+    return inspect_folder(
+        ModelDir(Path(model_dir)), profile, shards=False, remote_names=remote_files, stage=stage
+    )
 
 
 def _verified_sha(local_dir: Path, remote: RemoteFile) -> str:

@@ -1,11 +1,12 @@
 """``dsprep check --fix``: repair what is safe to repair, atomically, with a backup.
 
 Safe repairs (each idempotent: a second run finds nothing to do and writes nothing):
-- rename a lone misnamed description to ``quant_model_description.json`` (the misnamed
+- rename a lone misnamed description to the name the release looks for (the misnamed
   file is kept as ``<name>.dsprep-orig``);
-- delete a leftover ``quantization_config`` beside the description (not an
-  ``fa_quant_type`` one, not in an FP8 checkpoint);
-- set ``torch_dtype`` (and ``dtype`` if present) to ``bfloat16``.
+- delete a ``quantization_config`` left beside the description (not in an FP8 checkpoint);
+- set ``torch_dtype`` (and ``dtype`` if present) to the dtype the checkpoint was exported
+  for: the one its ``deq_scale`` tensors say, else bfloat16. A float16 export (I64
+  ``deq_scale``) is never switched to bfloat16: that would corrupt its scales.
 config.json is rewritten through :mod:`dsprep.atomic` (backup ``config.json.dsprep-orig``).
 Everything else is only reported.
 """
@@ -16,36 +17,42 @@ import json
 import os
 from typing import Any
 
+from dsprep import catalogue as C
 from dsprep.atomic import BACKUP_SUFFIX, atomic_write_bytes, atomic_write_text, backup_path
 from dsprep.errors import DiskError
-from dsprep.findings import Finding, Severity
-from dsprep.weights import config as cfg
-from dsprep.weights.description import DESCRIPTION_NAME
-from dsprep.weights.scan import Scan
+from dsprep.findings import Finding
+from dsprep.weights.config import DTYPE_KEYS, fixed_dtype
+from dsprep.weights.folder import FolderProblem
+from dsprep.weights.inspect import Inspection
+from dsprep.weights.verdict import Quantization
 
 
-def _fixed(shown: str, message: str) -> Finding:
-    return Finding("fixed", shown, message, severity=Severity.INFO)
-
-
-def apply_fixes(scan: Scan, *, fp8_model: bool) -> list[Finding]:
-    """Apply the safe repairs to the scanned folder; one ``fixed`` (info) finding each."""
+def apply_fixes(found: Inspection) -> list[Finding]:
+    """Apply the safe repairs to the inspected folder; one ``fixed`` (info) finding each."""
     fixed: list[Finding] = []
-    if not scan.valid_descriptions and len(scan.misnamed_descriptions) == 1:
-        fixed.append(_rename_description(scan, scan.misnamed_descriptions[0]))
-    if scan.config is not None and not fp8_model:
-        fixed.extend(_fix_config(scan, scan.config))
+    names = found.descriptions
+    if not names.found and len(names.misnamed) == 1:
+        fixed += _rename_description(found, names.misnamed[0])
+    fp8 = found.verdict is not None and found.verdict.quantization is Quantization.FP8
+    if found.config is not None and not fp8:
+        fixed += _fix_config(found)
     return fixed
 
 
-def _rename_description(scan: Scan, name: str) -> Finding:
-    model = scan.model
-    source = model.resolve(name)
-    target = model.resolve(DESCRIPTION_NAME)
+def _rename_description(found: Inspection, name: str) -> list[Finding]:
+    model = found.model
+    target_name = found.profile.weights.description.file
+    try:
+        source = model.resolve(name)
+        target = model.resolve(target_name)
+    except FolderProblem as problem:  # a look-alike symlinked out of the folder: not ours
+        return [problem.finding]
     try:
         content = source.read_bytes()
     except OSError as exc:
-        raise DiskError(f"cannot read {model.display(name)}: {exc.strerror or exc}") from exc
+        raise DiskError(
+            f"cannot read {model.display(name)}: {exc.strerror or exc}", path=model.display(name)
+        ) from exc
     atomic_write_bytes(target, content, backup=False)
     backup = backup_path(source)
     try:
@@ -56,42 +63,45 @@ def _rename_description(scan: Scan, name: str) -> Finding:
     except OSError as exc:
         raise DiskError(
             f"cannot move {model.display(name)} aside: {exc.strerror or exc}; "
-            f"{model.display(DESCRIPTION_NAME)} now holds its content",
+            f"{model.display(target_name)} now holds its content",
             hint=f"delete {model.display(name)} by hand",
             path=model.display(name),
         ) from exc
-    return _fixed(
-        model.display(DESCRIPTION_NAME),
-        f"renamed {name} to {DESCRIPTION_NAME} (original kept as {name}{BACKUP_SUFFIX})",
-    )
+    return [
+        C.FIXED(
+            model.display(target_name),
+            f"renamed {name} to {target_name} (original kept as {name}{BACKUP_SUFFIX})",
+        )
+    ]
 
 
-def fixed_config(
-    config: dict[str, Any], *, has_description: bool
-) -> tuple[dict[str, Any], list[str]]:
-    """The repaired config and what changed (empty when nothing is safe or needed)."""
-    new = dict(config)
+def fixed_config(found: Inspection) -> tuple[dict[str, Any], list[str]]:
+    """The repaired config.json and what changed (empty when nothing is safe or needed)."""
+    config = found.config
+    assert config is not None
+    new = dict(config.document)
     changes: list[str] = []
-    if cfg.leftover_quantization_config(config, has_description=has_description):
+    if found.descriptions.present and "quantization_config" in new:
         del new["quantization_config"]
         changes.append("deleted the leftover 'quantization_config' from config.json")
-    if cfg.needs_dtype_fix(config):
-        keys = list(cfg.model_dtypes(config)) or ["torch_dtype"]
+    dtype = fixed_dtype(config, found.profile, found.exported_as)
+    if dtype is not None:
+        keys = [k for k in DTYPE_KEYS if k in new] or ["torch_dtype"]
         for key in keys:
-            new[key] = "bfloat16"
+            new[key] = dtype
         changes.append(
-            " and ".join(f"set {key!r} to 'bfloat16'" for key in keys) + " in config.json"
+            " and ".join(f"set {key!r} to {dtype!r}" for key in keys) + " in config.json"
         )
     return new, changes
 
 
-def _fix_config(scan: Scan, config: dict[str, Any]) -> list[Finding]:
-    new, changes = fixed_config(config, has_description=scan.has_description)
+def _fix_config(found: Inspection) -> list[Finding]:
+    new, changes = fixed_config(found)
     if not changes:
         return []
-    path = scan.model.resolve("config.json")
+    path = found.model.resolve("config.json")
     text = json.dumps(new, ensure_ascii=False, indent=2) + "\n"
     backup = atomic_write_text(path, text)
-    shown = scan.shown("config.json")
+    shown = found.shown("config.json")
     kept = f" (original kept as config.json{BACKUP_SUFFIX})" if backup is not None else ""
-    return [_fixed(shown, f"{change}{kept}") for change in changes]
+    return [C.FIXED(shown, f"{change}{kept}") for change in changes]

@@ -16,13 +16,15 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import cast
 
+from dsprep import catalogue as C
 from dsprep.atomic import BACKUP_SUFFIX
 from dsprep.errors import InputError
-from dsprep.findings import Finding, Severity
-from dsprep.weights.safety import ModelDir, PathEscape, open_regular
+from dsprep.findings import Finding
+from dsprep.weights.folder import ModelDir, PathEscape, open_regular
 
 BLOCK_BYTES = 1024 * 1024  # small enough that the copy is still in cache when hashed
 _SHA256SUM_LINE = re.compile(r"^\\?([0-9a-fA-F]{64}) [ *](.+)$")
@@ -109,15 +111,18 @@ def sha256sum_targets(path: Path) -> list[HashTarget]:
     return targets
 
 
-def target_bytes(model: ModelDir, targets: list[HashTarget]) -> int:
-    """Total bytes the targets will hash (for a progress bar); unknown files count 0."""
-    total = 0
-    for target in targets:
-        try:
-            total += model.resolve(target.name).stat().st_size
-        except (PathEscape, OSError):
-            continue
-    return total
+class FileCheck(Enum):
+    VERIFIED = "verified"  # hashed and equal to the list
+    REWRITTEN = "rewritten"  # differs, but its backup is the listed file (a note)
+    FAILED = "failed"  # missing, unreadable, of another size or SHA-256
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    findings: list[Finding]
+    verified: int
+    rewritten: int
+    failed: int
 
 
 def sha256_file(
@@ -146,10 +151,12 @@ def hash_findings(
     *,
     source: str,
     max_workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[list[Finding], int]:
-    """(hash-mismatch / missing-file / path-escape findings, number of files verified)."""
+    progress: Callable[[int, int], None] | None = None,
+) -> HashOutcome:
+    """hash-mismatch / missing-file / path-escape findings; ``progress(done, total)`` in
+    bytes while hashing."""
     findings: list[Finding] = []
+    checked: list[FileCheck] = []
     jobs: list[tuple[HashTarget, Path, int]] = []
     for target in targets:
         shown = model.display(target.name)
@@ -157,36 +164,38 @@ def hash_findings(
             real = model.resolve(target.name, source=source)
         except PathEscape as escape:
             findings.append(escape.finding)
+            checked.append(FileCheck.FAILED)
             continue
         try:
             size = real.stat().st_size
         except OSError:
+            checked.append(FileCheck.FAILED)
             findings.append(
-                Finding(
-                    "missing-file",
-                    shown,
-                    f"{target.name} does not exist; {os.path.basename(source)} lists it",
-                    hint="download it again (dsprep fetch resumes)",
+                C.MISSING_FILE(
+                    shown, f"{target.name} does not exist; {os.path.basename(source)} lists it"
                 )
             )
             continue
         if target.size is not None and size != target.size:
             problem = f"is {size} bytes, {target.size} expected"
-            findings.append(_mismatch_or_rewrite(model, target, shown, source, problem))
+            outcome, finding = _mismatch_or_rewrite(model, target, shown, source, problem)
+            checked.append(outcome)
+            findings.append(finding)
             continue
         jobs.append((target, real, size))
     jobs.sort(key=lambda job: -job[2])
     lock = threading.Lock()
     done = [0]
+    total = sum(job[2] for job in jobs)
     local = threading.local()
 
     def report(count: int) -> None:
         if progress is not None:
             with lock:
                 done[0] += count
-                progress(done[0])
+                progress(done[0], total)
 
-    def work(job: tuple[HashTarget, Path, int]) -> Finding | None:
+    def work(job: tuple[HashTarget, Path, int]) -> tuple[FileCheck, Finding | None]:
         target, real, _ = job
         buffer = getattr(local, "buffer", None)
         if buffer is None:
@@ -195,22 +204,30 @@ def hash_findings(
         try:
             actual = sha256_file(real, buffer, report)
         except OSError as exc:
-            return _mismatch(shown, source, f"cannot be read: {exc}")
+            return FileCheck.FAILED, _mismatch(shown, source, f"cannot be read: {exc}")
         if actual != target.sha256.lower():
             problem = f"has SHA-256 {actual}, {target.sha256} expected"
             return _mismatch_or_rewrite(model, target, shown, source, problem)
-        return None
+        return FileCheck.VERIFIED, None
 
     workers = max_workers or min(32, os.cpu_count() or 1)
     if jobs:
         with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            findings.extend(f for f in pool.map(work, jobs) if f is not None)
-    return findings, len(jobs)
+            for outcome, hashed in pool.map(work, jobs):
+                checked.append(outcome)
+                if hashed is not None:
+                    findings.append(hashed)
+    return HashOutcome(
+        findings,
+        checked.count(FileCheck.VERIFIED),
+        checked.count(FileCheck.REWRITTEN),
+        checked.count(FileCheck.FAILED),
+    )
 
 
 def _mismatch_or_rewrite(
     model: ModelDir, target: HashTarget, shown: str, source: str, problem: str
-) -> Finding:
+) -> tuple[FileCheck, Finding]:
     """A mismatch, unless dsprep rewrote the file and kept the downloaded original.
 
     ``dsprep template`` and ``dsprep check --fix`` keep the file they rewrite once as
@@ -225,21 +242,16 @@ def _mismatch_or_rewrite(
     except (OSError, PathEscape):
         matches = False
     if not matches:
-        return _mismatch(shown, source, problem)
-    return Finding(
-        "rewritten-by-dsprep",
+        return FileCheck.FAILED, _mismatch(shown, source, problem)
+    return FileCheck.REWRITTEN, C.REWRITTEN_BY_DSPREP(
         shown,
         f"{os.path.basename(shown)} {problem} (per {os.path.basename(source)}), but "
         f"{backup_name} beside it is the downloaded original: dsprep rewrote this file",
         hint=f"nothing to do; to undo the rewrite, move {backup_name} back",
-        severity=Severity.INFO,
     )
 
 
 def _mismatch(shown: str, source: str, problem: str) -> Finding:
-    return Finding(
-        "hash-mismatch",
-        shown,
-        f"{os.path.basename(shown)} {problem} (per {os.path.basename(source)})",
-        hint="the file is corrupt or incomplete: delete it and download it again",
+    return C.HASH_MISMATCH(
+        shown, f"{os.path.basename(shown)} {problem} (per {os.path.basename(source)})"
     )

@@ -2,60 +2,58 @@
 
 vLLM follows only ``model.safetensors.index.json``; with msmodelslim's own index name it
 loads every ``*.safetensors`` in the folder. So a stray ``model.safetensors.index.json``
-(left from the FP8 original) beside the W8A8 index makes vLLM follow the wrong map, and
-a stray shard is loaded too.
+(left from the FP8 original) beside the W8A8 index makes vLLM follow the wrong map, and a
+stray shard is loaded too.
+
+An index names ~139,000 tensors. It is read once and kept as a digest: per shard the
+number of tensors and the sum of their names' hashes, which the shards' headers must
+reproduce (:meth:`IndexDigest.agrees`). Only when a shard disagrees is the index read
+again, to name the tensors (:func:`disagreements`).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import repeat
 
-from dsprep.findings import Finding, Severity
-from dsprep.weights.description import capped
+import msgspec
+
+from dsprep import catalogue as C
+from dsprep.findings import Finding
+from dsprep.weights.folder import FolderProblem, ModelDir, json_error
 
 SHARD_SUFFIX = ".safetensors"
 INDEX_SUFFIX = SHARD_SUFFIX + ".index.json"
 VLLM_INDEX = "model.safetensors.index.json"
+MAX_PER_CODE = 20  # findings of one code beyond this are summed up in one more finding
+
+
+class _IndexFile(msgspec.Struct):
+    weight_map: dict[str, str]
+    metadata: dict[str, object] | None = None
 
 
 @dataclass
-class ShardIndex:
-    """A parsed index: tensor name → shard file name, and the shards in first-seen order."""
+class IndexDigest:
+    """What the index says, per shard: tensor count and the sum of the names' hashes."""
 
     name: str
-    weight_map: dict[str, str]
-    shards: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # tensors per shard
+    shards: list[str]  # first-seen order
+    counts: dict[str, int]
+    digests: dict[str, int]
+    fp8_scales: bool  # lists the FP8 original's block scales (``*_scale_inv``)
+    total_size: int | None = None
 
-    @classmethod
-    def parse(cls, name: str, document: Mapping[str, Any], shown: str) -> ShardIndex | Finding:
-        weight_map = document.get("weight_map")
-        if not isinstance(weight_map, dict) or not all(
-            isinstance(v, str) for v in weight_map.values()
-        ):
-            return Finding(
-                "invalid-index",
-                shown,
-                f"key 'weight_map' in {os.path.basename(shown)} is missing or not an object of "
-                "tensor → shard names",
-                hint="download the index again",
-            )
-        counts = Counter(weight_map.values())
-        return cls(name, weight_map, list(counts), dict(counts))
+    def agrees(self, shard: str, count: int, digest: int) -> bool:
+        return self.counts.get(shard) == count and self.digests.get(shard) == digest
 
-    def says_fp8(self) -> bool:
-        """FP8 block-scaled checkpoints carry ``*.weight_scale_inv`` tensors."""
-        return any(name.endswith("_scale_inv") for name in self.weight_map)
 
-    def names_by_shard(self) -> dict[str, set[str]]:
-        grouped: dict[str, list[str]] = {shard: [] for shard in self.shards}
-        for tensor, shard in self.weight_map.items():
-            grouped[shard].append(tensor)
-        return {shard: set(names) for shard, names in grouped.items()}
+def name_digest(names: Iterable[str]) -> int:
+    """The order-independent digest of a set of tensor names (C-level sum of hashes)."""
+    return sum(map(hash, names))
 
 
 def index_names(names: list[str]) -> list[str]:
@@ -76,10 +74,122 @@ def choose_index(indexes: list[str]) -> tuple[str | None, list[str]]:
     return indexes[0], []
 
 
+def _read(model: ModelDir, name: str) -> _IndexFile:
+    """The index file, typed; :class:`FolderProblem` (invalid-json / invalid-index)."""
+    shown = model.display(name)
+    raw = model.read_bytes(name)
+    try:
+        return msgspec.json.decode(raw, type=_IndexFile)
+    except msgspec.ValidationError as exc:
+        try:
+            msgspec.json.decode(raw)  # is it JSON at all?
+        except (msgspec.DecodeError, RecursionError) as not_json:
+            problem = f"is not valid JSON: {json_error(raw, not_json)}"
+            raise FolderProblem(
+                C.INVALID_JSON(shown, f"{os.path.basename(shown)} {problem}")
+            ) from exc
+        if "weight_map" in str(exc) or "Expected `object`" in str(exc):
+            raise FolderProblem(
+                C.INVALID_INDEX(
+                    shown,
+                    f"key 'weight_map' in {os.path.basename(shown)} is missing or not an "
+                    f"object of tensor → shard names ({exc})",
+                )
+            ) from exc
+        raise FolderProblem(
+            C.INVALID_INDEX(shown, f"{os.path.basename(shown)} is not a shard index: {exc}")
+        ) from exc
+    except (msgspec.DecodeError, RecursionError) as exc:
+        problem = "is empty" if not raw.strip() else f"is not valid JSON: {json_error(raw, exc)}"
+        raise FolderProblem(C.INVALID_JSON(shown, f"{os.path.basename(shown)} {problem}")) from exc
+
+
+def read_index(model: ModelDir, name: str, fp8_suffix: str) -> IndexDigest:
+    """The digest of the index ``name``; :class:`FolderProblem` when it is unusable."""
+    document = _read(model, name)
+    weight_map = document.weight_map
+    counts = dict(Counter(weight_map.values()))
+    digests = dict.fromkeys(counts, 0)
+    for digest, shard in zip(map(hash, weight_map), weight_map.values(), strict=True):
+        digests[shard] += digest
+    fp8 = any(map(str.endswith, weight_map, repeat(fp8_suffix)))
+    total = (document.metadata or {}).get("total_size")
+    return IndexDigest(
+        name,
+        list(counts),
+        counts,
+        digests,
+        fp8,
+        total if type(total) is int else None,
+    )
+
+
+@dataclass
+class Disagreement:
+    """A shard whose header does not reproduce the index's digest."""
+
+    shard: str
+    names: set[str] = field(default_factory=set)
+
+
+def disagreements(
+    model: ModelDir,
+    index: IndexDigest,
+    found: Mapping[str, set[str]],
+    shown: Callable[[str], str],
+) -> list[Finding]:
+    """tensor-not-in-shard / tensor-not-in-index for the shards whose names (``found``)
+    disagree with the index, which is read again for this."""
+    try:
+        weight_map = _read(model, index.name).weight_map
+    except FolderProblem:
+        return []  # it changed under us; the next check reports it
+    expected: dict[str, set[str]] = {shard: set() for shard in found}
+    for tensor, shard in weight_map.items():
+        if shard in expected:
+            expected[shard].add(tensor)
+    not_in_shard: list[Finding] = []
+    not_in_index: list[Finding] = []
+    index_base = os.path.basename(shown(index.name))
+    for shard, names in found.items():
+        path = shown(shard)
+        base = os.path.basename(path)
+        for tensor in sorted(expected[shard] - names):
+            not_in_shard.append(
+                C.TENSOR_NOT_IN_SHARD(
+                    path, f"tensor {tensor!r} is missing from {base}; {index_base} puts it there"
+                )
+            )
+        for tensor in sorted(names - expected[shard]):
+            elsewhere = weight_map.get(tensor)
+            where = f" (it puts it in {elsewhere})" if elsewhere else ""
+            not_in_index.append(
+                C.TENSOR_NOT_IN_INDEX(
+                    path, f"tensor {tensor!r} in {base} is not in {index_base}'s weight_map{where}"
+                )
+            )
+    return capped(not_in_shard, "tensors") + capped(not_in_index, "tensors")
+
+
+def capped(findings: list[Finding], what: str) -> list[Finding]:
+    """At most :data:`MAX_PER_CODE` findings, plus one that counts the rest."""
+    if len(findings) <= MAX_PER_CODE:
+        return findings
+    rest = len(findings) - MAX_PER_CODE
+    last = findings[MAX_PER_CODE]
+    kind = C.kind(last.code)
+    more = kind(
+        last.path,
+        f"… and {rest} more {what} like the ones above",
+        hint=last.hint,
+        severity=last.severity,
+    )
+    return [*findings[:MAX_PER_CODE], more]
+
+
 def stray_index_finding(shown: str, main_shown: str | None, reason: str = "") -> Finding:
     beside = f" beside {os.path.basename(main_shown)}" if main_shown else ""
-    return Finding(
-        "stray-index",
+    return C.STRAY_INDEX(
         shown,
         f"{os.path.basename(shown)} is a stray index{beside}{reason}: vLLM follows "
         "model.safetensors.index.json and loads the wrong shards",
@@ -92,102 +202,33 @@ def fp8_index_finding(shown: str) -> Finding:
     return stray_index_finding(shown, None, " (it lists the FP8 original's *_scale_inv tensors)")
 
 
-def consistency_findings(
-    index: ShardIndex,
-    index_shown: str,
-    headers: Mapping[str, Collection[str]],
-    shown: Callable[[str], str],
-    grouped: Mapping[str, set[str]] | None = None,
-) -> list[Finding]:
-    """tensor-not-in-shard / tensor-not-in-index for every indexed shard that parsed.
-
-    ``headers`` maps shard names to the tensor names of their headers (missing or broken
-    shards are reported elsewhere), ``shown`` gives a shard's shown path. Fast path: every
-    header tensor maps to its own shard and the counts agree (C-level map/count, or one
-    subset test per shard against ``grouped``, :meth:`ShardIndex.names_by_shard`).
-    """
-    lookup = index.weight_map.get
-    consistent = True
-    for shard in index.shards:
-        header = headers.get(shard)
-        if header is None:
-            continue
-        if grouped is not None:
-            same = len(header) == index.counts[shard] and grouped[shard].issuperset(header)
-        else:
-            placed = list(map(lookup, header))
-            same = placed.count(shard) == len(placed) == index.counts[shard]
-        if not same:
-            consistent = False
-            break
-    if consistent:
-        return []
-    return _inconsistencies(index, index_shown, headers, shown)
-
-
-def _inconsistencies(
-    index: ShardIndex,
-    index_shown: str,
-    headers: Mapping[str, Collection[str]],
-    shown: Callable[[str], str],
-) -> list[Finding]:
-    not_in_shard: list[Finding] = []
-    not_in_index: list[Finding] = []
-    index_base = os.path.basename(index_shown)
-    for shard, expected in index.names_by_shard().items():
-        header = headers.get(shard)
-        if header is None:
-            continue
-        path = shown(shard)
-        base = os.path.basename(path)
-        for name in sorted(expected.difference(header)):
-            not_in_shard.append(
-                Finding(
-                    "tensor-not-in-shard",
-                    path,
-                    f"tensor {name!r} is missing from {base}; {index_base} puts it there",
-                    hint="download the shard again (or the index, if it is the wrong one)",
-                )
-            )
-        for name in sorted(set(header) - expected):
-            not_in_index.append(
-                Finding(
-                    "tensor-not-in-index",
-                    path,
-                    f"tensor {name!r} in {base} is not in {index_base}'s weight_map",
-                    hint="download the index again; it does not belong to these shards",
-                )
-            )
-    return capped(not_in_shard, "tensor-not-in-shard", "tensors") + capped(
-        not_in_index, "tensor-not-in-index", "tensors"
-    )
-
-
 def missing_shard_finding(shard_shown: str, index_shown: str, count: int) -> Finding:
-    return Finding(
-        "missing-shard",
+    return C.MISSING_SHARD(
         shard_shown,
         f"{os.path.basename(shard_shown)} does not exist; {os.path.basename(index_shown)} "
         f"puts {count} tensors in it",
-        hint="download the missing shard (dsprep fetch resumes)",
     )
 
 
 def broken_symlink_finding(name: str, shown: str) -> Finding:
-    return Finding(
-        "missing-shard",
-        shown,
-        f"{name} is a broken symlink",
-        hint="delete it or download the shard again",
+    return C.MISSING_SHARD(
+        shown, f"{name} is a broken symlink", hint="delete it or download the shard again"
     )
 
 
 def multiple_index_finding(shown: str, main_shown: str) -> Finding:
-    return Finding(
-        "multiple-indexes",
+    return C.MULTIPLE_INDEXES(
         shown,
         f"{os.path.basename(shown)} is a second shard index beside "
         f"{os.path.basename(main_shown)}; only one is used",
         hint=f"delete {shown} if it does not belong to these shards",
-        severity=Severity.WARNING,
+    )
+
+
+def stray_shard_finding(name: str, shown: str, index_name: str) -> Finding:
+    return C.STRAY_SHARD(
+        shown,
+        f"{name} is not in {index_name}; vLLM loads every *.safetensors in the folder, so its "
+        "tensors get loaded too",
+        hint=f"delete {shown} or move it out of the folder",
     )

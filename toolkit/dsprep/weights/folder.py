@@ -1,24 +1,27 @@
-"""Path containment: ``dsprep check DIR`` never opens anything outside DIR.
+"""The model folder under check: path containment and bounded reads.
 
-Names come from untrusted files (an index's weight_map, a sha256 list, a manifest) and from
-the folder itself (a symlinked shard). Every one is resolved here before it is opened: an
-absolute path, a ``..`` component, a backslash or a symlink whose target leaves DIR is a
-``path-escape`` finding, never a read.
+``dsprep check DIR`` never opens anything outside DIR. Names come from untrusted files (an
+index's weight_map, a sha256 list, a manifest) and from the folder itself (a symlinked
+shard): every one is resolved here before it is opened. An absolute path, a ``..``
+component, a backslash or a symlink whose target leaves DIR is a ``path-escape`` finding,
+never a read. Only regular files are opened (a FIFO never blocks a check), and JSON files
+are parsed with a size limit by one strict parser (msgspec: NaN, Infinity and trailing
+garbage are not JSON).
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dsprep import catalogue as C
 from dsprep.errors import InputError
 from dsprep.findings import Finding
 
-# config.json, a description or an index larger than this is not one (a real index is ~10 MB).
+# config.json, a description or an index larger than this is not one (a real index is ~17 MB).
 MAX_JSON_BYTES = 512 * 1024 * 1024
 
 
@@ -37,20 +40,46 @@ def open_regular(path: Path | str, buffering: int = -1) -> BinaryIO:
         raise
 
 
-class PathEscape(Exception):
-    """A name or a symlink leads out of the model folder; ``finding`` says which."""
+class FolderProblem(Exception):
+    """A file of the folder cannot be used; ``finding`` says which and why."""
 
     def __init__(self, finding: Finding) -> None:
         super().__init__(finding.message)
         self.finding = finding
 
 
-class JsonProblem(Exception):
-    """A JSON file is unreadable, not JSON, or not an object; ``finding`` says which."""
+class PathEscape(FolderProblem):
+    """A name or a symlink leads out of the model folder."""
 
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.message)
-        self.finding = finding
+
+class JsonProblem(FolderProblem):
+    """A JSON file is unreadable, not JSON, or not an object."""
+
+
+def json_error(raw: bytes, error: Exception) -> str:
+    """msgspec's message, with the line and column of its byte offset when it names one."""
+    import re
+
+    text = str(error)
+    found = re.search(r"\(byte (\d+)\)", text)
+    if found is None:
+        return text
+    offset = int(found.group(1))
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return f"{text[: found.start()].rstrip()} at line {line}, column {column}"
+
+
+def decode_json(raw: bytes) -> Any:
+    """Strict JSON (no NaN/Infinity, no trailing data); ``ValueError`` with a message."""
+    import msgspec
+
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:  # ValidationError: 1e400
+        raise ValueError(json_error(raw, exc)) from exc
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
 
 
 class ModelDir:
@@ -104,54 +133,46 @@ class ModelDir:
         return Path(real)
 
     def _escape(self, name: str, message: str) -> Finding:
-        return Finding(
-            "path-escape",
-            self.display(name),
-            message,
-            hint="keep every file of the checkpoint inside the folder (copy the real file in, "
-            "or fix the name)",
-        )
+        return C.PATH_ESCAPE(self.display(name), message)
 
-    def load_json_object(self, name: str, *, code: str = "invalid-json") -> dict[str, Any]:
-        """Parse ``name`` as a JSON object; :class:`JsonProblem` or :class:`PathEscape` if not."""
+    def read_bytes(self, name: str, *, limit: int = MAX_JSON_BYTES) -> bytes:
+        """The bytes of a regular file inside the folder; :class:`FolderProblem` if not."""
         real = self.resolve(name)
         shown = self.display(name)
         try:
             with open_regular(real) as handle:
-                st = os.fstat(handle.fileno())
-                if st.st_size > MAX_JSON_BYTES:
-                    raise self._json(code, shown, f"is {st.st_size} bytes, too large for JSON")
-                raw = handle.read()
+                size = os.fstat(handle.fileno()).st_size
+                if size > limit:
+                    raise self._json(shown, f"is {size} bytes, too large for this file")
+                return handle.read()
         except OSError as exc:
-            raise self._json(code, shown, f"cannot be read: {exc.strerror or exc}") from exc
+            raise self._json(shown, f"cannot be read: {exc.strerror or exc}") from exc
+
+    def load_json_object(self, name: str) -> dict[str, Any]:
+        """Parse ``name`` as a JSON object; :class:`FolderProblem` when it is not one."""
+        raw = self.read_bytes(name)
+        shown = self.display(name)
         if not raw.strip():
-            raise self._json(code, shown, "is empty")
+            raise self._json(shown, "is empty")
         try:
-            document = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise self._json(code, shown, f"is not valid JSON: {exc}") from exc
+            document = decode_json(raw)
+        except ValueError as exc:
+            raise self._json(shown, f"is not valid JSON: {exc}") from exc
         if not isinstance(document, dict):
-            raise self._json(code, shown, f"holds a JSON {type(document).__name__}, not an object")
+            raise self._json(shown, f"holds a JSON {_json_type(document)}, not an object")
         return document
 
     def read_json_object(self, name: str, findings: list[Finding]) -> dict[str, Any] | None:
         """:meth:`load_json_object`, with the problem appended to ``findings`` (and None)."""
         try:
             return self.load_json_object(name)
-        except (JsonProblem, PathEscape) as problem:
+        except FolderProblem as problem:
             findings.append(problem.finding)
             return None
 
     @staticmethod
-    def _json(code: str, shown: str, problem: str) -> JsonProblem:
-        return JsonProblem(
-            Finding(
-                code,
-                shown,
-                f"{os.path.basename(shown)} {problem}",
-                hint="download the file again or repair it by hand",
-            )
-        )
+    def _json(shown: str, problem: str) -> JsonProblem:
+        return JsonProblem(C.INVALID_JSON(shown, f"{os.path.basename(shown)} {problem}"))
 
     def entries(self) -> list[str]:
         """Names of the folder's top-level entries (sorted), as vLLM sees them."""
@@ -163,3 +184,9 @@ class ModelDir:
                 hint="check the folder's permissions",
                 path=self.path,
             ) from exc
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )

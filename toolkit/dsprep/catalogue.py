@@ -1,0 +1,789 @@
+"""Every finding code dsprep reports, once: code, severity, meaning, default fix, README anchor.
+
+A :class:`~dsprep.findings.Finding` is made by calling its :class:`Kind` (``FP8_WEIGHTS(path,
+message)``), never by hand: the kind supplies the code, the default severity and the
+default fix. The README's finding tables are generated from this table
+(``python -m dsprep.catalogue``) and a test keeps them equal; another fails on a code that is
+not here and on a kind nothing emits. Codes are results users grep for, never control
+flow: no code path compares a finding's code.
+
+Error kinds (``Area.ERRORS``) name what stopped a command before it had a result (exit 3);
+:class:`dsprep.errors.DsprepError` subclasses carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+from dsprep.findings import Finding, Severity
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+class Area(str, Enum):
+    """Which commands report a kind; one README table per area."""
+
+    WEIGHTS = "weights"  # fetch, check, dsprep-check-quant, dsprep-check-index
+    TEMPLATE = "template"  # template, render, dsprep-check-template
+    LAUNCH = "launch"  # emit-launch, plan, dsprep-check-cluster
+    DEMO = "demo"
+    ERRORS = "errors"  # any command: stopped before a result (exit 3)
+
+
+AREA_TITLES = {
+    Area.WEIGHTS: "weights (`fetch`, `check`, `dsprep-check-quant`, `dsprep-check-index`)",
+    Area.TEMPLATE: "chat template (`template`, `render`, `dsprep-check-template`)",
+    Area.LAUNCH: "launch (`emit-launch`, `plan`, `dsprep-check-cluster`)",
+    Area.DEMO: "demo",
+    Area.ERRORS: "errors that stop a command (exit 3, one `Error:` line)",
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One finding code. Calling it makes a :class:`Finding` (default severity and fix).
+
+    ``also`` lists the other severities the code may be reported at, each with when.
+    """
+
+    code: str
+    area: Area
+    severity: Severity
+    meaning: str
+    fix: str
+    also: tuple[tuple[Severity, str], ...] = field(default=())
+
+    def __call__(
+        self, path: str, message: str, *, hint: str | None = None, severity: Severity | None = None
+    ) -> Finding:
+        level = self.severity if severity is None else severity
+        if level is not self.severity and level not in dict(self.also):
+            raise ValueError(f"{self.code} is never reported as {level.value}")
+        return Finding(self.code, path, message, self.fix if hint is None else hint, level)
+
+    @property
+    def anchor(self) -> str:
+        """Where the README documents it (each table row carries this id)."""
+        return f"README.md#{self.code}"
+
+    def severities(self) -> str:
+        """``error`` or ``error (warning when …)``, as the README shows it."""
+        if not self.also:
+            return self.severity.value
+        others = "; ".join(f"{s.value} {when}" for s, when in self.also)
+        return f"{self.severity.value} ({others})"
+
+
+BY_CODE: dict[str, Kind] = {}
+
+
+def _kind(
+    code: str,
+    area: Area,
+    severity: Severity,
+    meaning: str,
+    fix: str,
+    *also: tuple[Severity, str],
+) -> Kind:
+    if code in BY_CODE:
+        raise ValueError(f"finding code {code} is in the catalogue twice")
+    kind = Kind(code, area, severity, meaning, fix, tuple(also))
+    BY_CODE[code] = kind
+    return kind
+
+
+W, T, L, D, E = Area.WEIGHTS, Area.TEMPLATE, Area.LAUNCH, Area.DEMO, Area.ERRORS
+
+# --- weights: what the checkpoint is ----------------------------------------------------
+FP8_WEIGHTS = _kind(
+    "fp8-weights",
+    W,
+    ERROR,
+    "the FP8 original (quant_method fp8, F8_E4M3/F8_E5M2 tensors, FP8 shard names or "
+    "*_scale_inv tensors, and no description): Ascend NPUs cannot compute FP8; fetch "
+    "stops before the shards",
+    "download an Ascend W8A8 conversion instead",
+)
+UNVERIFIED_QUANTIZATION = _kind(
+    "unverified-quantization",
+    W,
+    ERROR,
+    "no quant_model_description.json and no FP8 evidence: nothing confirms Ascend W8A8, "
+    "and --quantization ascend stops at start",
+    "use an msmodelslim W8A8 export (it ships quant_model_description.json)",
+    (WARNING, "with fetch --allow-unverified"),
+)
+MISNAMED_DESCRIPTION = _kind(
+    "misnamed-description",
+    W,
+    ERROR,
+    "a description the release does not find under its name (e.g. "
+    "quant_model_description_w8a8_dynamic.json)",
+    "rename it to quant_model_description.json (check --fix does, when it is the only one)",
+    (WARNING, "beside a correctly named one"),
+)
+DUPLICATE_DESCRIPTION = _kind(
+    "duplicate-description",
+    W,
+    ERROR,
+    'several files the release would take for the description ("Found multiple config files")',
+    "keep exactly one, named quant_model_description.json",
+)
+UNKNOWN_QUANT_TYPE = _kind(
+    "unknown-quant-type",
+    W,
+    ERROR,
+    "a description type the release does not register for that layer kind "
+    "(NotImplementedError at load)",
+    "re-export the weights with msmodelslim for this vllm-ascend release",
+    (WARNING, "for keys that are not .weight entries"),
+)
+MISSING_DESCRIPTION_ENTRY = _kind(
+    "missing-description-entry",
+    W,
+    ERROR,
+    "a .weight the release looks up has no entry (KeyError at load)",
+    'add the entry ("FLOAT" or its quant type), or re-export with msmodelslim',
+)
+MTP_NOT_COVERED = _kind(
+    "mtp-not-covered",
+    W,
+    ERROR,
+    "the MTP layer's weights have no entries (msmodelslim leaves them out); vllm-ascend "
+    "looks them up when it loads the MTP draft",
+    'add the MTP layer\'s weights to the description as "FLOAT"',
+    (INFO, "when MTP speculative decoding is off (the layer is then never looked up)"),
+)
+GATE_UP_MISMATCH = _kind(
+    "gate-up-mismatch",
+    W,
+    ERROR,
+    "layers the release fuses (gate/up, expert 0's gate/up/down) differ in quant type",
+    "give the fused layers one quant type (re-export with msmodelslim)",
+)
+MUST_BE_FLOAT = _kind(
+    "must-be-float",
+    W,
+    ERROR,
+    "a layer the release requires unquantized (kv_b_proj from 0.13) is quantized: an "
+    "AssertionError after the whole load",
+    'describe it as "FLOAT" and store it unquantized (re-export with msmodelslim)',
+)
+BAD_QUANT_TENSOR = _kind(
+    "bad-quant-tensor",
+    W,
+    ERROR,
+    "a quantized weight is not I8 [out, in], or a companion tensor (scale, offset, bias, "
+    "deq_scale) is missing or has the wrong dtype or shape",
+    "the shard does not match its description: re-export or re-download the weights",
+)
+LEFTOVER_QUANTIZATION_CONFIG = _kind(
+    "leftover-quantization-config",
+    W,
+    ERROR,
+    "a quantization_config left in config.json beside the description: with quant_method "
+    "it contradicts --quantization ascend, without one it replaces the description",
+    "delete quantization_config from config.json (dsprep check --fix does it)",
+)
+FA_QUANT_TYPE = _kind(
+    "fa-quant-type",
+    W,
+    ERROR,
+    "fa_quant_type (msmodelslim --fa_quant) set where the release reads it (the description) "
+    "to a type it cannot serve for attention",
+    "re-export without --fa_quant, or with a type the release lists for attention",
+    (INFO, "for a top-level config.json key, which nothing reads"),
+)
+TORCH_DTYPE = _kind(
+    "torch-dtype",
+    W,
+    ERROR,
+    "torch_dtype/dtype in config.json is not the dtype the W8A8 scales need",
+    'set "torch_dtype": "bfloat16" (dsprep check --fix does it)',
+    (WARNING, "when the key is absent"),
+)
+UNEXPECTED_ARCHITECTURE = _kind(
+    "unexpected-architecture",
+    W,
+    WARNING,
+    "architectures in config.json names no model family dsprep knows",
+    "check that this is a DeepSeek-V3/V3.1 checkpoint",
+)
+BAD_CONFIG_VALUE = _kind(
+    "bad-config-value",
+    W,
+    ERROR,
+    "a config.json key the model code reads has a wrong type or value (a string, a "
+    "negative number)",
+    "fix the key in config.json (it must be the model's own config.json)",
+)
+MISSING_CONFIG = _kind(
+    "missing-config", W, ERROR, "no config.json in the folder", "download config.json"
+)
+INVALID_JSON = _kind(
+    "invalid-json",
+    W,
+    ERROR,
+    "config.json, the description or the index is unreadable, empty, not JSON or not an object",
+    "download the file again or repair it by hand",
+)
+# --- weights: the folder, the index and the shards --------------------------------------
+STRAY_INDEX = _kind(
+    "stray-index",
+    W,
+    ERROR,
+    "model.safetensors.index.json beside the W8A8 index, or one listing the FP8 original's "
+    "*_scale_inv tensors: vLLM follows it and loads the wrong shards",
+    "delete it (it belongs to the FP8 original)",
+)
+MULTIPLE_INDEXES = _kind(
+    "multiple-indexes",
+    W,
+    WARNING,
+    "a second shard index beside the one that counts",
+    "delete the one that does not belong to these shards",
+)
+INVALID_INDEX = _kind(
+    "invalid-index",
+    W,
+    ERROR,
+    "the index has no weight_map of tensor → shard names",
+    "download the index again",
+)
+STRAY_FP8_SHARD = _kind(
+    "stray-fp8-shard",
+    W,
+    ERROR,
+    "an FP8 shard outside the W8A8 index; vLLM loads every *.safetensors in the folder",
+    "delete it (a leftover of the FP8 original)",
+)
+STRAY_SHARD = _kind(
+    "stray-shard",
+    W,
+    ERROR,
+    "a shard the index does not name; vLLM loads every *.safetensors in the folder",
+    "delete it or move it out of the folder",
+)
+MISSING_SHARD = _kind(
+    "missing-shard",
+    W,
+    ERROR,
+    "a shard the index names does not exist (or is a broken symlink)",
+    "download the missing shard (dsprep fetch resumes)",
+)
+TENSOR_NOT_IN_SHARD = _kind(
+    "tensor-not-in-shard",
+    W,
+    ERROR,
+    "the index puts a tensor in a shard whose header lacks it",
+    "download the shard again (or the index, if it is the wrong one)",
+)
+TENSOR_NOT_IN_INDEX = _kind(
+    "tensor-not-in-index",
+    W,
+    ERROR,
+    "a shard holds a tensor the index does not put there",
+    "download the index again; it does not belong to these shards",
+)
+DUPLICATE_TENSOR = _kind(
+    "duplicate-tensor",
+    W,
+    ERROR,
+    "a tensor in two shards (folders without an index)",
+    "keep one copy: delete the shard that does not belong",
+)
+TRUNCATED_SHARD = _kind(
+    "truncated-shard",
+    W,
+    ERROR,
+    "size on disk < 8 + header length + largest data offset (an interrupted download)",
+    "the download was interrupted: download this shard again",
+)
+OVERSIZED_SHARD = _kind(
+    "oversized-shard",
+    W,
+    ERROR,
+    "bytes after the data region the header declares (safetensors refuses the file)",
+    "the file is damaged: download this shard again",
+)
+BAD_HEADER = _kind(
+    "bad-header",
+    W,
+    ERROR,
+    "the header length is absurd, the header is not a JSON object, or an entry has an "
+    "unknown dtype, a bad shape or offsets that overlap, leave gaps or do not match the shape",
+    "the shard is damaged or not a safetensors file: download it again",
+)
+LFS_POINTER = _kind(
+    "lfs-pointer",
+    W,
+    ERROR,
+    "the shard is a git-lfs pointer file, not the shard",
+    "run `git lfs pull` in the folder, or download with dsprep fetch",
+    (INFO, "in dsprep-check-index, which then skips the header checks"),
+)
+LFS_SIZE_TOO_SMALL = _kind(
+    "lfs-size-too-small",
+    W,
+    WARNING,
+    "the shards' sizes (git-lfs pointer sizes included) cannot hold the index's total_size",
+    "an LFS object was uploaded incomplete: push the full shards again (git lfs push --all)",
+)
+PATH_ESCAPE = _kind(
+    "path-escape",
+    W,
+    ERROR,
+    "a name (index entry, sha256 list, manifest) or a symlink leads outside the folder; "
+    "it was not read",
+    "keep every file of the checkpoint inside the folder (copy the real file in, or fix the name)",
+)
+HASH_MISMATCH = _kind(
+    "hash-mismatch",
+    W,
+    ERROR,
+    "--verify-hashes: size or SHA-256 differs from the manifest or sha256 list",
+    "the file is corrupt or incomplete: delete it and download it again",
+)
+REWRITTEN_BY_DSPREP = _kind(
+    "rewritten-by-dsprep",
+    W,
+    INFO,
+    "--verify-hashes: the file differs from the manifest, but its <name>.dsprep-orig backup "
+    "(kept by dsprep template or check --fix) is exactly the download",
+    "nothing to do: your own rewrite; move the backup back to undo it",
+)
+MISSING_FILE = _kind(
+    "missing-file",
+    W,
+    ERROR,
+    "--verify-hashes: a listed file does not exist",
+    "download it again (dsprep fetch resumes)",
+)
+FIXED = _kind("fixed", W, INFO, "what check --fix changed, and where the original was kept", "")
+
+# --- chat template ------------------------------------------------------------------------
+ASCII_BAR_TOKEN = _kind(
+    "ascii-bar-token",
+    T,
+    ERROR,
+    "a look-alike of a special token such as <|tool▁calls▁begin|> (ASCII or other bars, _ "
+    "for ▁); the tokenizer splits it into plain tokens and tool calls silently break",
+    "replace it with the token the hint names, or: dsprep template DIR --thinking off",
+)
+UNKNOWN_SPECIAL_TOKEN = _kind(
+    "unknown-special-token",
+    T,
+    ERROR,
+    "the template emits a <｜…｜>/<think> literal that is not one added token of the tokenizer",
+    "use the tokenizer's own token text (added_tokens in tokenizer.json), or fix the tokenizer",
+)
+TEMPLATE_SYNTAX = _kind(
+    "template-syntax",
+    T,
+    ERROR,
+    "the template does not compile (line given)",
+    "fix it, or replace it with dsprep's: dsprep template DIR --thinking off",
+)
+UNKNOWN_TEMPLATE = _kind(
+    "unknown-template",
+    T,
+    ERROR,
+    "not a known template and no standard thinking-default line: nothing written",
+    "check it with --check, or replace it with dsprep's template (--force)",
+)
+SELF_TEST_FAILED = _kind(
+    "self-test-failed",
+    T,
+    ERROR,
+    "a render case failed: a rendering error, a tool call that does not parse back, a "
+    "wrong generation prompt, stray text before bos, a missing expectation (diff shown)",
+    "replace the template with dsprep's: dsprep template DIR --thinking on|off",
+    (WARNING, "after only switching an unknown template's default"),
+)
+SELF_TEST_SKIPPED = _kind(
+    "self-test-skipped",
+    T,
+    INFO,
+    "the render self-test waits until the lint errors are fixed",
+    "fix the lint errors above",
+)
+REPLACEABLE_TEMPLATE = _kind(
+    "replaceable-template",
+    T,
+    WARNING,
+    "the published template, vLLM's example or a modified copy: its known defects are named",
+    "replace it with dsprep's template: dsprep template DIR --thinking on|off",
+)
+NO_TOKENIZER = _kind(
+    "no-tokenizer",
+    T,
+    WARNING,
+    "no tokenizer files beside the template: special tokens were not checked",
+    "run --check on the model folder that holds the tokenizer files",
+)
+NO_CHAT_TEMPLATE = _kind(
+    "no-chat-template",
+    T,
+    WARNING,
+    "a tokenizer_config.json without chat_template and no chat_template.jinja beside it",
+    "add one: dsprep template DIR --thinking off",
+)
+TEMPLATE_KIND = _kind("template-kind", T, INFO, "what the template is recognised as", "")
+THINKING_DEFAULT = _kind(
+    "thinking-default", T, INFO, "the template's thinking default when a request sends none", ""
+)
+TOOL_SUPPORT = _kind(
+    "tool-support", T, INFO, "whether the template adds a tools section when tools are passed", ""
+)
+TEMPLATE_REWRITTEN = _kind("template-rewritten", T, INFO, "what dsprep template replaced", "")
+
+# --- launch -------------------------------------------------------------------------------
+CLUSTER_SCHEMA = _kind(
+    "cluster-schema",
+    L,
+    ERROR,
+    "a key of the cluster file is missing, unknown or has a bad value (hostile nic/ip/name "
+    "values land here)",
+    "edit the named key; `dsprep emit-launch --init` writes an example",
+)
+UNKNOWN_IMAGE_TAG = _kind(
+    "unknown-image-tag",
+    L,
+    ERROR,
+    "no bundled profile for the image tag; the message lists the known tags and the nearest",
+    "use a tag of a bundled profile",
+)
+DUPLICATE_NODE_NAME = _kind(
+    "duplicate-node-name", L, ERROR, "two nodes share a name", "give every node its own name"
+)
+DUPLICATE_NODE_IP = _kind(
+    "duplicate-node-ip", L, ERROR, "two nodes share an ip", "give every node its own ip"
+)
+DP_MISMATCH = _kind(
+    "dp-mismatch", L, ERROR, "parallel.dp is not nodes × dp_local", "set parallel.dp to the product"
+)
+NPUS_INSUFFICIENT = _kind(
+    "npus-insufficient",
+    L,
+    ERROR,
+    "tp × dp_local needs more NPUs than the node has",
+    "lower parallel.tp or parallel.dp_local, or use nodes with more NPUs",
+)
+NPUS_IDLE = _kind(
+    "npus-idle",
+    L,
+    WARNING,
+    "tp × dp_local leaves NPUs of the node idle",
+    "raise parallel.dp_local or parallel.tp to use every NPU",
+)
+NPU_IPS_COUNT = _kind(
+    "npu-ips-count",
+    L,
+    ERROR,
+    "npu_ips does not list one ip per NPU",
+    "list one NPU ip per NPU, in device order (hccn_tool -i N -ip -g)",
+)
+NPU_IPS_NOT_SET = _kind(
+    "npu-ips-not-set",
+    L,
+    INFO,
+    "no npu_ips: preflight.sh skips the cross-node NPU ping",
+    "add nodes[i].npu_ips (from `hccn_tool -i N -ip -g` on each node)",
+)
+PORT_CONFLICT = _kind(
+    "port-conflict",
+    L,
+    ERROR,
+    "ports.api and ports.dp_rpc are the same port",
+    "use two different ports, e.g. api 8000 and dp_rpc 13389",
+)
+PORT_PRIVILEGED = _kind(
+    "port-privileged", L, WARNING, "a port below 1024 needs root", "use a port from 1024 to 65535"
+)
+ENV_OVERRIDE_NODE_KEY = _kind(
+    "env-override-node-key",
+    L,
+    ERROR,
+    "env sets HCCL_IF_IP or a *_SOCKET_IFNAME, which env.sh derives per node",
+    "remove it from env; set nodes[i].ip and nodes[i].nic instead",
+)
+EXTRA_ARG_CONFLICT = _kind(
+    "extra-arg-conflict",
+    L,
+    ERROR,
+    "extra_args repeats a flag the cluster file sets through its own keys",
+    "remove it from extra_args and set the named key instead",
+)
+BATCHED_TOKENS_BELOW_MODEL_LEN = _kind(
+    "batched-tokens-below-model-len",
+    L,
+    ERROR,
+    "the Ascend scheduler without chunked prefill and max_num_batched_tokens < max_model_len "
+    "(ValueError at start)",
+    "raise limits.max_num_batched_tokens to max_model_len, or scheduler.chunked_prefill: true",
+)
+ASCEND_SCHEDULER_UNSUPPORTED = _kind(
+    "ascend-scheduler-unsupported",
+    L,
+    ERROR,
+    "scheduler.ascend on a release without the Ascend scheduler (silently ignored)",
+    "set scheduler.ascend: false (vLLM's scheduler is used)",
+)
+TORCHAIR_KEYS_WITHOUT_ENABLED = _kind(
+    "torchair-keys-without-enabled",
+    L,
+    ERROR,
+    "torchair keys while torchair is off (RuntimeError at start)",
+    "set graph.mode: torchair, or remove those keys",
+)
+GRAPH_AND_EAGER = _kind(
+    "graph-and-eager",
+    L,
+    ERROR,
+    "a graph mode enabled together with --enforce-eager (rejected at start)",
+    "drop one of them",
+)
+GRAPH_BATCH_SIZE_DROPPED = _kind(
+    "graph-batch-size-dropped",
+    L,
+    WARNING,
+    "graph sizes the release drops (above its limit), so those graphs are never captured",
+    "use sizes within the limit the message names",
+)
+GRAPH_BATCH_SIZES_IGNORED = _kind(
+    "graph-batch-sizes-ignored",
+    L,
+    WARNING,
+    "graph sizes with a mode that captures no graphs",
+    "remove graph.batch_sizes or choose a graph mode",
+)
+GRAPH_BATCH_SIZES_PADDED = _kind(
+    "graph-batch-sizes-padded",
+    L,
+    INFO,
+    "with MTP the release pads each graph size by 1 + speculative tokens",
+    "nothing to do; size HBM for these graphs",
+)
+ADDITIONAL_CONFIG_IGNORED = _kind(
+    "additional-config-ignored",
+    L,
+    ERROR,
+    "an --additional-config key the release silently ignores (the setting moved)",
+    "remove it; the message says where the setting lives on this release",
+)
+ADDITIONAL_CONFIG_INVALID = _kind(
+    "additional-config-invalid",
+    L,
+    ERROR,
+    "an --additional-config setting the release rejects at start with the rest of the launch "
+    "(the message quotes what it raises)",
+    "change the setting or the launch as the message says",
+)
+ADDITIONAL_CONFIG_UNKNOWN_KEY = _kind(
+    "additional-config-unknown-key",
+    L,
+    WARNING,
+    "an --additional-config key the release's vllm-ascend does not read",
+    "remove it or fix its name",
+)
+REASONING_PARSER_UNAVAILABLE = _kind(
+    "reasoning-parser-unavailable",
+    L,
+    ERROR,
+    "the release's vLLM registers no such reasoning parser (--reasoning-parser rejects it)",
+    "pick a parser the profile lists, or leave features.reasoning_parser null",
+)
+REASONING_PARSER_MISREADS = _kind(
+    "reasoning-parser-misreads",
+    L,
+    WARNING,
+    "a reasoning parser that misreads DeepSeek-V3.1 output (e.g. non-thinking answers as "
+    "reasoning)",
+    "use the parser the profile recommends for the model family",
+)
+TOOL_PARSER_MISSING = _kind(
+    "tool-parser-missing",
+    L,
+    ERROR,
+    "--enable-auto-tool-choice without --tool-call-parser is rejected by vLLM",
+    "remove it and set features.tools: true",
+)
+TOOL_PARSER_WRONG = _kind(
+    "tool-parser-wrong",
+    L,
+    ERROR,
+    "a tool-call parser that does not parse DeepSeek-V3.1 tool calls",
+    "use features.tools: true (it adds the model family's parser)",
+)
+MTP_METHOD_WRONG = _kind(
+    "mtp-method-wrong",
+    L,
+    ERROR,
+    "a speculative method the release does not accept for the DeepSeek MTP layer",
+    "use features.mtp: true instead; dsprep writes the release's method name",
+    (WARNING, "for a deprecated alias the release still accepts"),
+)
+HEADLESS_API_SERVER_COUNT = _kind(
+    "headless-api-server-count",
+    L,
+    ERROR,
+    "--api-server-count with headless nodes beyond what the release's vLLM allows",
+    "remove --api-server-count from extra_args",
+)
+MODEL_LEN_ABOVE_MAX_POSITION = _kind(
+    "model-len-above-max-position",
+    L,
+    ERROR,
+    "max_model_len exceeds the model's max_position_embeddings",
+    "lower limits.max_model_len",
+)
+MEMORY_NO_FIT = _kind(
+    "memory-no-fit",
+    L,
+    ERROR,
+    "weights + KV cache + reserve exceed HBM × gpu_memory_utilization",
+    "the limits the message names, or more nodes",
+)
+MEMORY_TIGHT = _kind(
+    "memory-tight",
+    L,
+    WARNING,
+    "headroom below 5 % of the memory budget",
+    "lower limits.max_num_seqs or limits.max_model_len",
+)
+
+# --- demo ---------------------------------------------------------------------------------
+DEMO_FP8_NOT_REFUSED = _kind(
+    "demo-fp8-not-refused",
+    D,
+    ERROR,
+    "the FP8 sample was not refused before its shards, or the refusal cost 1 MB or more",
+    "report this: the FP8 gate of `dsprep fetch` is broken",
+)
+DEMO_STEP_FAILED = _kind(
+    "demo-step-failed",
+    D,
+    ERROR,
+    "a demo step failed; its summary says which and why",
+    "re-run with --format json for the step's details",
+)
+
+# --- errors that stop a command (DsprepError.code) ---------------------------------------
+BAD_INPUT = _kind(
+    "bad-input",
+    E,
+    ERROR,
+    "an input file or folder is missing, unreadable or malformed",
+    "the message names the file and what is wrong with it",
+)
+NETWORK = _kind(
+    "network",
+    E,
+    ERROR,
+    "the hub could not be reached, refused access or kept failing",
+    "check --endpoint and the network; downloads resume",
+)
+DISK = _kind(
+    "disk",
+    E,
+    ERROR,
+    "a write failed (no space, read-only, permissions); the original file is unchanged",
+    "free space or fix the permissions, then run again",
+)
+MISSING_EXTRA = _kind(
+    "missing-extra",
+    E,
+    ERROR,
+    "an optional dependency is not installed",
+    "pip install 'dsprep[fetch]' or 'dsprep[render]'",
+)
+SHA256_MISMATCH = _kind(
+    "sha256-mismatch",
+    E,
+    ERROR,
+    "the hub served a file whose SHA-256 differs from its own listing; it was not written",
+    "run again later, or report it to the repo owner",
+)
+SANDBOX_VIOLATION = _kind(
+    "sandbox-violation",
+    E,
+    ERROR,
+    "a template tried attribute walking, {% include %}/{% import %}, a blow-up, or ran out of time",
+    "do not use it; replace it with dsprep template … --force",
+)
+TEMPLATE_RENDER = _kind(
+    "template-render",
+    E,
+    ERROR,
+    "the template failed to compile or to render this conversation (line given)",
+    "fix the conversation or replace the template",
+)
+USAGE = _kind(
+    "usage",
+    E,
+    ERROR,
+    "a command-line usage error (unknown option, bad value, missing argument): exit 2",
+    "see the command's --help",
+)
+CANNOT_RUN = _kind(
+    "cannot-run",
+    E,
+    ERROR,
+    "anything else that stopped the command (an interruption, an internal error)",
+    "run again; --debug shows the traceback to report",
+)
+
+
+def kind(code: str) -> Kind:
+    """The kind of a code (a ``KeyError`` for a code that is not in the catalogue)."""
+    return BY_CODE[code]
+
+
+def kinds(area: Area | None = None) -> Iterator[Kind]:
+    """Every kind (of one area), in catalogue order."""
+    return (k for k in BY_CODE.values() if area is None or k.area is area)
+
+
+def markdown_table(area: Area) -> str:
+    """The README table of one area; each row carries the code's anchor."""
+    rows = ["| code | severity | meaning | fix |", "|---|---|---|---|"]
+    for k in kinds(area):
+        cells = [f'<a id="{k.code}"></a>`{k.code}`', k.severities(), k.meaning, k.fix or "—"]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+README_BEGIN = "<!-- catalogue:{area}:begin (generated: python -m dsprep.catalogue) -->"
+README_END = "<!-- catalogue:{area}:end -->"
+
+
+def readme_with_tables(readme: str) -> str:
+    """``readme`` with every generated table between its markers replaced."""
+    for area in Area:
+        begin = README_BEGIN.format(area=area.value)
+        end = README_END.format(area=area.value)
+        head, found, rest = readme.partition(begin)
+        if not found:
+            raise ValueError(f"README has no marker {begin}")
+        _, found, tail = rest.partition(end)
+        if not found:
+            raise ValueError(f"README has no marker {end}")
+        readme = f"{head}{begin}\n{markdown_table(area)}{end}{tail}"
+    return readme
+
+
+def main() -> int:  # pragma: no cover - a maintenance entry point, tested through its functions
+    """Rewrite README.md's finding tables from the catalogue (run from the repository root)."""
+    from pathlib import Path
+
+    from dsprep.atomic import atomic_write_text
+
+    path = Path("README.md")
+    atomic_write_text(path, readme_with_tables(path.read_text(encoding="utf-8")), backup=False)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,385 @@
+"""Release profiles: what one vllm-ascend image release accepts, as data, with its sources.
+
+One ``profiles/<name>.json`` per release line, loaded through :mod:`dsprep.resources` and
+decoded into the typed structs below (decoding is the validation; the committed
+``schemas/profile.schema.json`` is generated from these structs and a test keeps the two
+equal). Three sections hold everything that depends on the release: ``launch`` (flags,
+graph modes, parsers, ``--additional-config`` keys and rules, headless rules, env),
+``weights`` (how the description is found, quant types per layer kind, fused layers,
+lookups, companion tensors) and ``chat`` (what the server offers for template defaults).
+Every field of a section names its source in the section's ``sources``
+(``"<package>==<version> <file>:<line>"``).
+
+Code reads fields (black's "features, not versions"): nothing compares a profile name, a
+parser name or a graph-mode name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from typing import Any, Literal
+
+import msgspec
+
+from dsprep.errors import InputError
+
+SOURCE_PATTERN = (
+    r"^(vllm-ascend|vllm|msmodelslim)==[0-9][0-9A-Za-z.+-]* [^ :]+:[0-9]+(-[0-9]+)?"
+    r"(, ?[0-9]+(-[0-9]+)?)*( \(.+\))?$"
+)
+Source = msgspec.Meta(pattern=SOURCE_PATTERN)
+SourceText = Any  # str or list[str] matching SOURCE_PATTERN (checked by _check_sources)
+
+
+class _Data(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every profile struct: immutable, no unknown keys."""
+
+
+class _Section(_Data, frozen=True, kw_only=True):
+    """A profile section: its facts plus ``sources``, one entry per fact."""
+
+    sources: dict[str, SourceText]
+
+
+# --- launch ---------------------------------------------------------------------------------
+
+
+class GraphSizes(_Data, frozen=True, kw_only=True):
+    """Where a graph mode's sizes go and what they mean.
+
+    ``unit`` ``batch``: sequences per decode step (torchair ``graph_batch_sizes``; sizes above
+    max_num_seqs are dropped and max_num_seqs is appended). ``tokens``: token counts
+    (``cudagraph_capture_sizes``; sizes above max_num_batched_tokens are dropped, the rest
+    rounded up to multiples of 1 + speculative tokens). ``padded_by_speculative``: the
+    release multiplies batch sizes by 1 + speculative tokens.
+    """
+
+    at: list[str]
+    unit: Literal["batch", "tokens"]
+    padded_by_speculative: bool = False
+
+
+class GraphMode(_Data, frozen=True, kw_only=True):
+    args: list[str] = []
+    additional_config: dict[str, Any] = {}
+    compilation_config: dict[str, Any] = {}
+    sizes: GraphSizes | None = None
+    eager: bool = False  # this mode is --enforce-eager (no graphs)
+
+
+class Rule(_Data, frozen=True, kw_only=True):
+    """A start-up check of the release, on the launch's settings (dotted paths such as
+    ``additional_config.torchair_graph_config.enabled`` or ``args.enforce_eager``).
+
+    ``requires``: any of ``when`` set (truthy) needs ``needs`` truthy. ``excludes``: ``when``
+    and ``needs`` both truthy fail. ``equals``: any of ``when`` set needs ``needs`` ==
+    ``value``. ``at_least``: with ``when`` truthy and ``unless`` falsy, ``needs`` >= the
+    path ``value``. ``code`` is the catalogue code reported, ``raises`` what the release raises.
+    """
+
+    kind: Literal["requires", "excludes", "equals", "at_least"]
+    when: list[str]
+    needs: str
+    value: Any = None
+    unless: str | None = None
+    code: str
+    raises: str
+    source: SourceText
+
+
+class AdditionalConfig(_Data, frozen=True, kw_only=True):
+    """``keys``: every top-level key read (→ the nested keys read inside it, or null);
+    null when the release's key list is not profiled. ``ignored``: keys an earlier release
+    read and this one ignores → where the setting lives now. ``strict``: containers whose
+    unknown keys raise at start."""
+
+    keys: dict[str, list[str] | None] | None
+    ignored: dict[str, str] = {}
+    strict: list[str] = []
+
+
+class Scheduler(_Data, frozen=True, kw_only=True):
+    """The Ascend scheduler (``additional_config.<config_key>.enabled``), where it exists."""
+
+    config_key: str
+    chunked_prefill_key: str
+
+
+class Mtp(_Data, frozen=True, kw_only=True):
+    """``method`` is what dsprep writes; ``aliases`` the other names the release accepts
+    (``accepted`` silently or ``deprecated`` with a warning). Any other name fails."""
+
+    method: str
+    aliases: dict[str, Literal["accepted", "deprecated"]] = {}
+
+
+class Headless(_Data, frozen=True, kw_only=True):
+    """``--api-server-count`` on a ``--headless`` node: the largest value vLLM accepts."""
+
+    max_api_server_count: int
+    message: str
+
+
+class EnvEntry(_Data, frozen=True, kw_only=True):
+    """One export of env.sh; ``value`` may hold ``{ip}`` / ``{nic}``; ``added`` says why a
+    profile adds it beyond the seed manual."""
+
+    name: str
+    value: str
+    added: str = ""
+
+
+class FamilyParsers(_Data, frozen=True, kw_only=True):
+    """The vLLM parsers for one model family on this release."""
+
+    tool: str
+    reasoning: str | None  # the one to use (null: none fits on this release)
+    reasoning_misreads: list[str] = []
+    reasoning_advice: str
+
+
+class Launch(_Section, frozen=True, kw_only=True):
+    vllm: str
+    graph_modes: dict[str, GraphMode]
+    default_graph_mode: str
+    scheduler: Scheduler | None
+    mtp: Mtp
+    reasoning_parsers: list[str]
+    tool_parsers: list[str]
+    family_parsers: dict[str, FamilyParsers]
+    additional_config: AdditionalConfig
+    rules: list[Rule]
+    headless: Headless
+    env: list[EnvEntry]
+
+
+# --- weights --------------------------------------------------------------------------------
+
+
+class DescriptionLookup(_Data, frozen=True, kw_only=True):
+    """How the release finds the description: every ``*.json`` whose name ends in ``file``
+    (``suffix``) or exactly ``file`` (``exact``); several matches are an ``error`` or
+    ``harmless``; the messages it stops with."""
+
+    file: str
+    match: Literal["suffix", "exact"]
+    several: Literal["error", "harmless"]
+    not_found: str
+    several_found: str
+
+
+class Fused(_Data, frozen=True, kw_only=True):
+    """Layers the release loads as one: ``members`` (leaf module names, or an expert path
+    such as ``experts.0.gate_proj``) must share one quant type and FLOAT-ness."""
+
+    module: str
+    members: list[str]
+    message: str
+
+
+class Companion(_Data, frozen=True, kw_only=True):
+    """One tensor a quant method creates beside ``<prefix>.weight``: its suffix, the dtypes
+    a checkpoint may store it in (per model dtype, ``*`` for any) and its shape rule:
+    ``out1`` [out, 1], ``one`` [1] (or [] where ``scalar_ok``), ``out`` [out]."""
+
+    suffix: str
+    dtypes: dict[str, list[str]]
+    shape: Literal["out1", "one", "out"]
+    scalar_ok: bool = False
+
+
+class QuantMethod(_Data, frozen=True, kw_only=True):
+    weight_dtype: str
+    companions: list[Companion]
+
+
+class LeftoverConfig(_Data, frozen=True, kw_only=True):
+    """What a ``quantization_config`` left in config.json beside the description does:
+    with ``quant_method`` (e.g. fp8) and without one."""
+
+    with_method: str
+    without_method: str
+
+
+class Weights(_Section, frozen=True, kw_only=True):
+    description: DescriptionLookup
+    quant_types: dict[Literal["linear", "moe", "attention"], list[str]]
+    fused: list[Fused]
+    never_looked_up: list[str]  # family roles the release never looks up
+    optional: list[str]  # family roles whose entries may be absent
+    must_be_float: list[str]  # family roles that must be FLOAT
+    methods: dict[str, QuantMethod]  # quant type -> the tensors of a linear / expert
+    model_dtypes: list[str]
+    leftover_quantization_config: LeftoverConfig
+
+
+# --- chat -----------------------------------------------------------------------------------
+
+
+class Chat(_Section, frozen=True, kw_only=True):
+    """``template_defaults_flag``: the serve flag that sets chat-template kwargs for every
+    request (null: this vLLM has none; clients send ``chat_template_kwargs``)."""
+
+    request_kwargs: str
+    template_defaults_flag: str | None
+
+
+class Release(_Section, frozen=True, kw_only=True):
+    vllm_ascend: str  # the pip version whose source the facts were read from
+    vllm: str  # the vLLM the image carries
+    vllm_pip: str  # the pip vLLM whose source stands for it
+    cann: str
+    python: str
+
+
+class Profile(_Data, frozen=True, kw_only=True):
+    name: str
+    tags: list[str]
+    variants: list[str]
+    release: Release
+    launch: Launch
+    weights: Weights
+    chat: Chat
+
+    def matches(self, tag: str) -> bool:
+        """The tag itself or one of its variants (``v0.11.0rc0-a3-openeuler``)."""
+        return any(tag == base or tag in (base + v for v in self.variants) for base in self.tags)
+
+    def sections(self) -> dict[str, _Section]:
+        return {
+            "release": self.release,
+            "launch": self.launch,
+            "weights": self.weights,
+            "chat": self.chat,
+        }
+
+
+def _source_problem(value: Any, pattern: Any) -> list[Any] | None:
+    values = value if isinstance(value, list) else [value]
+    bad = [v for v in values if not isinstance(v, str) or not pattern.match(v)]
+    return bad if bad or not values else None
+
+
+def _check_sources(profile: Profile, origin: str) -> None:
+    """Every fact of every section has a source, and nothing else is in ``sources``; every
+    rule names its source and a catalogue code."""
+    import re
+
+    from dsprep.catalogue import BY_CODE
+
+    pattern = re.compile(SOURCE_PATTERN)
+    for number, rule in enumerate(profile.launch.rules):
+        if rule.code not in BY_CODE or _source_problem(rule.source, pattern) is not None:
+            raise InputError(
+                f"profile {origin}: launch.rules[{number}] has an unknown code {rule.code!r} or "
+                f"a bad source {rule.source!r}",
+                hint="rules name a dsprep.catalogue code and '<package>==<version> <file>:<line>'",
+            )
+    for name, section in profile.sections().items():
+        facts = set(section.__struct_fields__) - {"sources"}
+        listed = set(section.sources)
+        if facts != listed:
+            missing = ", ".join(sorted(facts - listed)) or "-"
+            extra = ", ".join(sorted(listed - facts)) or "-"
+            raise InputError(
+                f"profile {origin}: {name}.sources does not match its facts (missing: {missing};"
+                f" unknown: {extra})",
+                hint="give every fact its source (release, file, line)",
+            )
+        for fact, value in section.sources.items():
+            bad = _source_problem(value, pattern)
+            if bad is not None:
+                raise InputError(
+                    f"profile {origin}: {name}.sources.{fact} is not '<package>==<version>"
+                    f" <file>:<line>': {bad or value!r}",
+                    hint="write sources as e.g. 'vllm-ascend==0.11.0rc0 Dockerfile:18'",
+                )
+
+
+def decode_profile(raw: bytes, origin: str) -> Profile:
+    """A profile from its JSON; :class:`InputError` naming ``origin`` and the bad key."""
+    try:
+        profile = msgspec.json.decode(raw, type=Profile)
+    except msgspec.ValidationError as exc:
+        raise InputError(f"profile {origin} is invalid: {exc}", hint="reinstall dsprep") from exc
+    except msgspec.DecodeError as exc:
+        raise InputError(f"profile {origin} is not JSON: {exc}", hint="reinstall dsprep") from exc
+    _check_sources(profile, origin)
+    return profile
+
+
+@cache
+def all_profiles() -> tuple[Profile, ...]:
+    """Every bundled profile, oldest release first."""
+    from packaging.version import Version
+
+    from dsprep.resources import profile_files
+
+    profiles = [decode_profile(path.read_bytes(), path.name) for path in profile_files()]
+    return tuple(sorted(profiles, key=lambda p: Version(p.release.vllm_ascend)))
+
+
+def newest_profile() -> Profile:
+    return all_profiles()[-1]
+
+
+def known_tags() -> list[str]:
+    return [tag for profile in all_profiles() for tag in profile.tags]
+
+
+def find_profile(tag: str) -> Profile | None:
+    """The profile for an image tag (or one of its variants), or None."""
+    return next((p for p in all_profiles() if p.matches(tag)), None)
+
+
+def nearest_tags(tag: str) -> list[str]:
+    """Known tags that look like ``tag`` (for the message that refuses it)."""
+    return difflib.get_close_matches(tag, known_tags(), n=2, cutoff=0.5)
+
+
+def unknown_tag_message(tag: str) -> str:
+    near = nearest_tags(tag)
+    nearest = f"; nearest: {', '.join(near)}" if near else ""
+    return (
+        f"no profile for vllm-ascend image tag {tag!r}; known: {', '.join(known_tags())}{nearest}"
+    )
+
+
+def profile_for(tag: str | None) -> Profile:
+    """``--image TAG`` (None: the newest bundled profile); :class:`InputError` when unknown."""
+    if tag is None:
+        return newest_profile()
+    profile = find_profile(tag)
+    if profile is None:
+        raise InputError(
+            unknown_tag_message(tag),
+            hint="pass --image with a known tag (or a variant such as -a3, -openeuler)",
+        )
+    return profile
+
+
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema of a profile, generated from the structs (``schemas/profile.schema.json``).
+
+    ``sources`` of each section is tightened: exactly the section's facts, each a source
+    string or a list of them.
+    """
+    schema = msgspec.json.schema(Profile)
+    source = {"type": "string", "pattern": SOURCE_PATTERN}
+    sources_of = {"anyOf": [source, {"type": "array", "items": source, "minItems": 1}]}
+    for name, definition in schema["$defs"].items():
+        properties = definition.get("properties", {})
+        if "sources" in properties:
+            facts = sorted(set(properties) - {"sources"})
+            properties["sources"] = {
+                "type": "object",
+                "properties": {fact: sources_of for fact in facts},
+                "required": facts,
+                "additionalProperties": False,
+            }
+        if name == "Rule":
+            properties["source"] = sources_of
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dsprep release profile (one vllm-ascend image release)"
+    return schema

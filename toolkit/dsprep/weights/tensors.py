@@ -1,0 +1,400 @@
+"""What the shard headers must agree with: the index's digest, the description's entries,
+and the tensors each quant method creates.
+
+:class:`ShardChecks` follows :func:`~dsprep.weights.shards.scan_shard` shard by shard and
+chunk by chunk (``visit``), then looks the companion tensors of the shard's quantized
+weights up by name (``entries``), and keeps a shard's results only when its header is
+valid (``end``). Work is done in whole lists (C-level map, set and list comparisons);
+only what disagrees is walked one by one to name it.
+
+Per quant method the release creates, beside ``P.weight`` (``weights.methods`` of the
+profile), companions such as ``P.weight_scale`` [out, 1] or ``P.deq_scale`` [out]: each
+must exist with a dtype the release can load and its exact shape (the loader asserts
+shapes; it casts floats). A static W8A8 export stores ``deq_scale`` as F32 (bfloat16
+model) or I64 (float16 model); the dtype the checkpoint's ``deq_scale`` tensors share is
+the export's model dtype (:attr:`ShardChecks.exported_as`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import add, attrgetter, eq, itemgetter
+
+import msgspec
+
+from dsprep import catalogue as C
+from dsprep.family import ModelFamily, Role
+from dsprep.family.base import Architecture
+from dsprep.findings import Finding, Severity
+from dsprep.profiles import Companion, Profile
+from dsprep.weights.description import FLOAT, Description
+from dsprep.weights.index import capped, name_digest
+from dsprep.weights.shards import FP8_DTYPES, ShardEntries, TensorInfo, decode_tensor
+from dsprep.weights.verdict import FP8Tensor
+
+WEIGHT = ".weight"
+DEQ_SCALE = ".deq_scale"
+_DTYPE = attrgetter("dtype")
+_SHAPE = attrgetter("shape")
+_FIRST = itemgetter(0)
+
+
+def _shape_of(rule: str, out: int) -> tuple[int, ...]:
+    return (out, 1) if rule == "out1" else (1,) if rule == "one" else (out,)
+
+
+def _shapes_of(rule: str, outs: list[int]) -> list[tuple[int, ...]]:
+    """:func:`_shape_of` for a whole list (C-level zips)."""
+    if rule == "out1":
+        return list(zip(outs, repeat(1)))
+    if rule == "out":
+        return list(zip(outs))
+    return [(1,)] * len(outs)
+
+
+_RULE_TEXT = {"out1": "[out, 1]", "one": "[1]", "out": "[out]"}
+
+
+@dataclass
+class _Shard:
+    """What one shard's header said (kept only when the header is valid)."""
+
+    name: str
+    shown: str
+    digest: int = 0
+    tensors: int = 0
+    missing: list[str] = field(default_factory=list)  # .weight tensors without an entry
+    bad: list[Finding] = field(default_factory=list)
+    # quant type -> (its weights, their out sizes)
+    quantized: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
+    deq_dtypes: dict[str, str] = field(default_factory=dict)  # dtype -> first tensor
+    fp8: list[FP8Tensor] = field(default_factory=list)
+    mtp_layers: set[int] = field(default_factory=set)
+    names: set[str] | None = None  # kept only to explain a disagreement with the index
+
+
+@dataclass
+class _Pending:
+    """A companion not in its weight's shard: looked for in the shards that follow."""
+
+    weight: str
+    quant_type: str
+    companion: Companion
+    out: int
+    shown: str
+
+
+class ShardChecks:
+    """Follows a folder's shards; :meth:`findings` gives what they disagree with."""
+
+    def __init__(
+        self,
+        description: Description | None,
+        profile: Profile,
+        family: ModelFamily,
+        arch: Architecture,
+        *,
+        keep_names: Callable[[str], bool] = lambda shard: False,
+    ) -> None:
+        self.description = description
+        self.profile = profile
+        self.family = family
+        self.arch = arch
+        self.keep_names = keep_names
+        self.shards: dict[str, _Shard] = {}
+        self._current: _Shard | None = None
+        self._pending: dict[str, list[_Pending]] = {}
+        self._orphans: dict[str, tuple[TensorInfo, str]] = {}  # companion -> (info, shown)
+        self._weights = description.weight_types if description is not None else {}
+        self._methods = profile.weights.methods
+        suffixes = {c.suffix for m in self._methods.values() for c in m.companions}
+        self._companion_suffixes = tuple("." + s for s in sorted(suffixes))
+        self._mtp_markers = tuple("." + m for m in family.mtp_markers)
+        self._allowed_dtypes: dict[str, frozenset[str]] = {}
+
+    # --- following scan_shard ------------------------------------------------------------
+
+    def begin(self, shard: str, shown: str) -> None:
+        self._current = _Shard(shard, shown, names=set() if self.keep_names(shard) else None)
+
+    def visit(self, names: list[str], infos: list[TensorInfo]) -> None:
+        shard = self._current
+        assert shard is not None
+        shard.digest += name_digest(names)
+        shard.tensors += len(names)
+        if shard.names is not None:
+            shard.names.update(names)
+        dtypes = list(map(_DTYPE, infos))
+        if not FP8_DTYPES.isdisjoint(dtypes):
+            at = next(i for i, d in enumerate(dtypes) if d in FP8_DTYPES)
+            shard.fp8.append(FP8Tensor(shard.name, shard.shown, names[at], dtypes[at]))
+        for name in compress(names, map(str.endswith, names, repeat(self._mtp_markers))):
+            layer = self.family.layer_index(name)
+            if layer >= self.arch.num_hidden_layers:
+                shard.mtp_layers.add(layer)
+        for dtype, name in zip(
+            compress(dtypes, map(str.endswith, names, repeat(DEQ_SCALE))),
+            compress(names, map(str.endswith, names, repeat(DEQ_SCALE))),
+            strict=True,
+        ):
+            shard.deq_dtypes.setdefault(dtype, name)
+        if self.description is None:
+            return
+        is_weight = list(map(str.endswith, names, repeat(WEIGHT)))
+        weights = list(compress(names, is_weight))
+        weight_infos = list(compress(infos, is_weight))
+        types = list(map(self._weights.get, weights))
+        if None in types:
+            shard.missing += [n for n, t in zip(weights, types, strict=True) if t is None]
+        for quant_type in set(types):
+            if quant_type is None:
+                continue
+            chosen = list(map(eq, types, repeat(quant_type)))
+            names_of = list(compress(weights, chosen))
+            infos_of = list(compress(weight_infos, chosen))
+            if quant_type == FLOAT:
+                if "I8" in map(_DTYPE, infos_of):
+                    shard.bad += [
+                        self._bad(shard.shown, n, f"is I8 but the description says FLOAT for {n!r}")
+                        for n, i in zip(names_of, infos_of, strict=True)
+                        if i.dtype == "I8"
+                    ]
+                continue
+            method = self._methods.get(quant_type)
+            if method is None:
+                continue  # an unknown type: the description's own finding
+            shapes = list(map(_SHAPE, infos_of))
+            good = set(map(_DTYPE, infos_of)) == {method.weight_dtype} and set(
+                map(len, shapes)
+            ) == {2}
+            if not good:
+                for n, i in zip(names_of, infos_of, strict=True):
+                    if i.dtype != method.weight_dtype or len(i.shape) != 2:
+                        problem = (
+                            f"is {i.dtype} {list(i.shape)} but {quant_type} needs "
+                            f"{method.weight_dtype} [out, in]"
+                        )
+                        shard.bad.append(self._bad(shard.shown, n, problem))
+                kept = [
+                    (n, sh)
+                    for n, i, sh in zip(names_of, infos_of, shapes, strict=True)
+                    if i.dtype == method.weight_dtype and len(sh) == 2
+                ]
+                names_of = [n for n, _ in kept]
+                shapes = [sh for _, sh in kept]
+            group = shard.quantized.setdefault(quant_type, ([], []))
+            group[0].extend(names_of)
+            group[1].extend(map(_FIRST, shapes))
+
+    def entries(self, entries: ShardEntries) -> None:
+        """Every chunk was valid: check the companions of the shard's quantized weights."""
+        shard = self._current
+        assert shard is not None
+        looked_up: list[list[str]] = []
+        found = 0
+        for quant_type, (weights, outs) in shard.quantized.items():
+            prefixes = [w[: -len(WEIGHT) + 1] for w in weights]  # "P." of "P.weight"
+            for companion in self._methods[quant_type].companions:
+                names = list(map(add, prefixes, repeat(companion.suffix)))
+                raws = list(map(entries.raw, names))
+                looked_up.append(names)
+                found += len(raws) - raws.count(None)
+                self._check_companions(shard, quant_type, companion, weights, outs, names, raws)
+        all_names = list(entries.names())
+        companions = list(
+            compress(all_names, map(str.endswith, all_names, repeat(self._companion_suffixes)))
+        )
+        if len(companions) != found:  # some wait for a weight in another shard
+            claimed = {n for names in looked_up for n in names}
+            for name in companions:
+                if name not in claimed:
+                    info = entries.info(name)
+                    assert info is not None
+                    self._orphans[name] = (info, shard.shown)
+
+    def end(self, ok: bool) -> None:
+        """Keep the shard's results when its header is valid; then resolve what waited."""
+        shard, self._current = self._current, None
+        if shard is None or not ok:
+            return
+        self.shards[shard.name] = shard
+
+    # --- companions ------------------------------------------------------------------------
+
+    def _allowed(self, companion: Companion) -> frozenset[str]:
+        allowed = self._allowed_dtypes.get(companion.suffix)
+        if allowed is None:
+            allowed = frozenset(d for dtypes in companion.dtypes.values() for d in dtypes)
+            self._allowed_dtypes[companion.suffix] = allowed
+        return allowed
+
+    def _check_companions(
+        self,
+        shard: _Shard,
+        quant_type: str,
+        companion: Companion,
+        weights: list[str],
+        outs: list[int],
+        names: list[str],
+        raws: list[msgspec.Raw | None],
+    ) -> None:
+        """One companion of every weight of one type: whole-list comparisons; only the
+        ones that disagree are walked."""
+        allowed = self._allowed(companion)
+        if None in raws:  # in another shard: looked for there
+            for weight, out, name, raw in zip(weights, outs, names, raws, strict=True):
+                if raw is None:
+                    pending = _Pending(weight, quant_type, companion, out, shard.shown)
+                    self._pending.setdefault(name, []).append(pending)
+            present = [raw is not None for raw in raws]
+            weights = list(compress(weights, present))
+            outs = list(compress(outs, present))
+            names = list(compress(names, present))
+            raws = list(compress(raws, present))
+        infos: list[TensorInfo] = list(map(decode_tensor, raws))  # type: ignore[arg-type]
+        expected = _shapes_of(companion.shape, outs)
+        if set(map(_DTYPE, infos)) <= allowed and list(map(_SHAPE, infos)) == expected:
+            return
+        for out, name, info in zip(outs, names, infos, strict=True):
+            problem = self._companion_problem(companion, quant_type, out, info)
+            if problem:
+                shard.bad.append(self._bad(shard.shown, name, problem))
+
+    def _companion_problem(
+        self, companion: Companion, quant_type: str, out: int, info: TensorInfo
+    ) -> str:
+        allowed = self._allowed(companion)
+        shape = _shape_of(companion.shape, out)
+        shapes = [shape, ()] if companion.scalar_ok else [shape]
+        if info.dtype in allowed and info.shape in shapes:
+            return ""
+        return (
+            f"is {info.dtype} {list(info.shape)}; {quant_type} needs "
+            f"{'/'.join(sorted(allowed))} {_RULE_TEXT[companion.shape]} with out={out}"
+        )
+
+    def _bad(self, shown: str, name: str, problem: str) -> Finding:
+        return C.BAD_QUANT_TENSOR(shown, f"tensor {name!r} in {os.path.basename(shown)} {problem}")
+
+    # --- results ---------------------------------------------------------------------------
+
+    @property
+    def exported_as(self) -> tuple[str | None, str]:
+        """(the model dtype the checkpoint's deq_scale tensors say, the tensor that says it);
+        (None, "") without static W8A8 weights, or when they disagree."""
+        dtypes: dict[str, str] = {}
+        for shard in self.shards.values():
+            for dtype, name in shard.deq_dtypes.items():
+                dtypes.setdefault(dtype, name)
+        companion = self._deq_scale()
+        if companion is None or len(dtypes) != 1:
+            return None, ""
+        ((dtype, name),) = dtypes.items()
+        for model_dtype, allowed in companion.dtypes.items():
+            if dtype in allowed:
+                return model_dtype, f"{name} is {dtype}"
+        return None, ""
+
+    def _deq_scale(self) -> Companion | None:
+        for method in self._methods.values():
+            for companion in method.companions:
+                if "." + companion.suffix == DEQ_SCALE:
+                    return companion
+        return None
+
+    def fp8_tensors(self, model_shards: set[str] | None) -> list[FP8Tensor]:
+        """FP8 tensors of the shards that make up the model (``None``: all of them)."""
+        return [
+            t
+            for shard in self.shards.values()
+            if model_shards is None or shard.name in model_shards
+            for t in shard.fp8
+        ]
+
+    def mtp_layers(self) -> list[int]:
+        return sorted({layer for shard in self.shards.values() for layer in shard.mtp_layers})
+
+    def findings(self, *, speculative: bool, described: bool = True) -> list[Finding]:
+        """Coverage, bad quantized tensors, companions never found, mixed deq_scale dtypes
+        (none of these when the description does not apply: ``described`` false)."""
+        findings: list[Finding] = []
+        if not described:
+            return findings
+        bad = [f for shard in self.shards.values() for f in shard.bad]
+        for name, waiting in self._pending.items():
+            orphan = self._orphans.get(name)
+            for item in waiting:
+                if orphan is None:
+                    problem = f"is missing; {item.quant_type} weight {item.weight!r} needs it"
+                    bad.append(self._bad(item.shown, name, problem))
+                    continue
+                info, shown = orphan
+                problem = self._companion_problem(item.companion, item.quant_type, item.out, info)
+                if problem:
+                    bad.append(self._bad(shown, name, problem))
+        bad += self._mixed_deq_scale()
+        if self.description is not None:
+            findings += self._coverage(speculative=speculative)
+        return findings + capped(bad, "tensors")
+
+    def _mixed_deq_scale(self) -> list[Finding]:
+        first: dict[str, tuple[str, str]] = {}
+        for shard in self.shards.values():
+            for dtype, name in shard.deq_dtypes.items():
+                first.setdefault(dtype, (name, shard.shown))
+        if len(first) < 2:
+            return []
+        (usual, _), *others = sorted(first.items(), key=lambda item: item[0] != "F32")
+        return [
+            self._bad(
+                shown,
+                name,
+                f"is {dtype} while other deq_scale tensors are {usual}: one export has one "
+                "model dtype (F32 for bfloat16, I64 for float16)",
+            )
+            for dtype, (name, shown) in others
+        ]
+
+    def _coverage(self, *, speculative: bool) -> list[Finding]:
+        """missing-description-entry for every .weight the release looks up without an
+        entry; the MTP layer's only when the MTP draft is loaded (``speculative``)."""
+        assert self.description is not None
+        missing = sorted({n for shard in self.shards.values() for n in shard.missing})
+        skipped = {Role(r) for r in (*self.profile.weights.never_looked_up,
+                                     *self.profile.weights.optional)}  # fmt: skip
+        exempt = set(self.family.with_role(missing, skipped, self.arch))
+        looked_up = [n for n in missing if n not in exempt]
+        mtp = [n for n in looked_up if self.family.is_mtp(n, self.arch)]
+        regular = [n for n in looked_up if not self.family.is_mtp(n, self.arch)]
+        shown = self.description.shown
+        base = os.path.basename(shown)
+        release = f"vllm-ascend {self.profile.name}"
+        findings = [
+            C.MISSING_DESCRIPTION_ENTRY(
+                shown,
+                f"{base} has no entry for tensor {name!r}; {release} fails with KeyError: {name!r}",
+                hint=f'add "{name}": "FLOAT" (or its quant type) to the description, or '
+                "re-export with msmodelslim",
+            )
+            for name in regular
+        ]
+        findings = capped(findings, "tensors")
+        if mtp:
+            layers = sorted({self.family.layer_index(n) for n in mtp})
+            when = (
+                "and the MTP draft (--speculative-config) looks them up: KeyError at load"
+                if speculative
+                else "; they are looked up only when MTP speculative decoding is on"
+            )
+            findings.append(
+                C.MTP_NOT_COVERED(
+                    shown,
+                    f"{base} does not cover the MTP layer {', '.join(map(str, layers))}: "
+                    f"{len(mtp)} weights have no entry (first: {mtp[0]!r}) {when}",
+                    severity=Severity.ERROR if speculative else Severity.INFO,
+                )
+            )
+        return findings
