@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,21 @@ def run_cli() -> Callable[..., CliOutcome]:
     return invoke
 
 
+# ``.ci/run`` sets this: there a missing ../shared fails the run instead of skipping.
+REQUIRE_SHARED = "DSPREP_REQUIRE_SHARED"
+SHARED_MISSING = (
+    f"needs {SHARED_DIR / 'reference'} (third-party reference chat templates: DeepSeek's "
+    f"published one and vLLM's tool template), which is not beside this checkout; "
+    f"{REQUIRE_SHARED}=1 (set by .ci/run) makes this a failure"
+)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the checkout (CI lays it there); fail loudly if it is missing."""
+    """``../shared`` beside the checkout (CI lays it there). Without it the tests that read
+    it are skipped, on one summary line; under ``DSPREP_REQUIRE_SHARED=1`` they fail."""
     if not (SHARED_DIR / "reference").is_dir():
-        pytest.fail(f"{SHARED_DIR} is missing: the reference templates live there")
+        if os.environ.get(REQUIRE_SHARED, "") not in ("", "0"):
+            pytest.fail(SHARED_MISSING)
+        pytest.skip(SHARED_MISSING)
     return SHARED_DIR

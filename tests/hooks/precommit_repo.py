@@ -29,15 +29,19 @@ def hook_manifest() -> list[dict[str, Any]]:
     return hooks
 
 
+HOOK_KEYS = (
+    "id", "name", "entry", "language", "files", "types", "exclude", "always_run",
+    "pass_filenames", "require_serial",
+)  # fmt: skip
+
+
 def local_dsprep_config(project: Path = REPO_ROOT) -> str:
-    """A config running every dsprep hook from a pip install of ``project``."""
+    """A config running every dsprep hook from a pip install of ``project``, with the keys
+    of ``.pre-commit-hooks.yaml`` that decide when pre-commit runs a hook and with what (so
+    a commit that only deletes a shard runs dsprep-check-index as a user's install does)."""
     hooks = []
     for hook in hook_manifest():
-        local = {
-            key: hook[key]
-            for key in ("id", "name", "entry", "language", "files", "require_serial")
-            if key in hook
-        }
+        local = {key: hook[key] for key in HOOK_KEYS if key in hook}
         local["additional_dependencies"] = [str(project)]
         hooks.append(local)
     return yaml.safe_dump({"repos": [{"repo": "local", "hooks": hooks}]}, sort_keys=False)

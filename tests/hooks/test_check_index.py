@@ -62,10 +62,53 @@ def test_lfs_pointer_too_small_for_the_index(model_repo: Path, run_hook_main: Ru
 
 
 def test_shard_given_alone_as_a_pointer(model_repo: Path, run_hook_main: RunHook) -> None:
-    write_pointer(model_repo / SHARDS[0], "cd" * 32, 123)
+    data = (model_repo / SHARDS[0]).read_bytes()
+    write_pointer(model_repo / SHARDS[0], hashlib.sha256(data).hexdigest(), len(data))
     outcome = run_hook_main(main, [SHARDS[0]])
     assert outcome.exit_code == 0
     assert outcome.lines() == [(SHARDS[0], "info", "lfs-pointer")]
+
+
+def test_shard_given_alone_checks_the_folders_index(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    """A changed shard matters to the index that names it: every index of its folder is
+    checked, so a pointer too small for the index's total_size is noticed."""
+    write_pointer(model_repo / SHARDS[0], "cd" * 32, 123)
+    outcome = run_hook_main(main, [SHARDS[0]])
+    assert outcome.exit_code == 0
+    assert outcome.lines() == [
+        (SHARDS[0], "info", "lfs-pointer"),
+        (INDEX, "warning", "lfs-size-too-small"),
+    ]
+
+
+def test_changed_shard_reports_a_missing_sibling(model_repo: Path, run_hook_main: RunHook) -> None:
+    (model_repo / SHARDS[2]).unlink()
+    outcome = run_hook_main(main, [SHARDS[0]])
+    assert outcome.exit_code == 1
+    assert outcome.lines() == [(SHARDS[2], "error", "missing-shard")]
+
+
+def test_deleted_shard_is_found_through_git(
+    model_repo: Path, run_hook_main: RunHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under pre-commit a `git rm` of a shard passes no file name; git names the folder."""
+    import subprocess
+
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for args in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", *args], cwd=model_repo, check=True, capture_output=True)
+    commit = ["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "model"]
+    subprocess.run(["git", *commit], cwd=model_repo, check=True, capture_output=True)
+    subprocess.run(["git", "rm", "-q", SHARDS[1]], cwd=model_repo, check=True)
+    assert run_hook_main(main, []).exit_code == 0  # by hand: nothing given, nothing checked
+    monkeypatch.setenv("PRE_COMMIT", "1")
+    outcome = run_hook_main(main, [])
+    assert outcome.exit_code == 1
+    assert outcome.lines() == [(SHARDS[1], "error", "missing-shard")]
 
 
 def test_index_naming_a_missing_shard(model_repo: Path, run_hook_main: RunHook) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from dsprep.hooks.check_template import main
 from dsprep.template.build import build_template
 from dsprep.template.tokens import BAR
+from tests.conftest import CliOutcome
 from tests.hooks.conftest import RunHook
 from tests.hooks.precommit_repo import edit_json
 
@@ -72,6 +75,26 @@ def test_broken_tokenizer_config_is_a_finding(model_repo: Path, run_hook_main: R
     assert "not valid JSON" in outcome.stdout
 
 
+def test_no_chat_template_hint_is_a_command_that_adds_one(
+    model_repo: Path, run_hook_main: RunHook, run_cli: Callable[..., CliOutcome]
+) -> None:
+    config = json.loads((model_repo / CONFIG).read_text(encoding="utf-8"))
+    del config["chat_template"]
+    (model_repo / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    outcome = run_hook_main(main, [CONFIG, "--format", "json"])
+    (finding,) = json.loads(outcome.stdout)["findings"]
+    assert finding["code"] == "no-chat-template"
+    command = shlex.split(finding["hint"].partition(": ")[2])
+    assert command == ["dsprep", "template", ".", "--thinking", "off"]
+    fixed = run_cli(*command[1:])
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert (model_repo / f"{CONFIG}.dsprep-orig").is_file()
+    again = run_hook_main(main, [CONFIG])
+    assert again.exit_code == 0, again.stdout
+    assert f"{CONFIG}:chat_template: info: thinking default: off" in again.stdout
+    assert "no-chat-template" not in again.stdout
+
+
 def test_null_chat_template_is_an_error_not_a_missing_one(
     model_repo: Path, run_hook_main: RunHook
 ) -> None:
@@ -79,7 +102,27 @@ def test_null_chat_template_is_an_error_not_a_missing_one(
     outcome = run_hook_main(main, [CONFIG])
     assert outcome.exit_code == 1
     assert outcome.lines() == [(CONFIG, "error", "bad-input")]
-    assert "no chat_template in this file" in outcome.stdout
+    assert (
+        "key 'chat_template' in tokenizer_config.json is null, not a template string"
+        " (or a list of {name, template})"
+    ) in outcome.stdout
+    assert "delete the key and add dsprep's template: dsprep template . --thinking off" in (
+        outcome.stdout
+    )
+
+
+def test_hostile_template_is_a_sandbox_violation_not_a_crash(
+    model_repo: Path, run_hook_main: RunHook
+) -> None:
+    edit_json(model_repo / CONFIG, chat_template="{{ '%*d' | format(1000000000, 1) }}")
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 1
+    assert "sandbox-violation" in outcome.codes("error")
+    edit_json(model_repo / CONFIG, chat_template="{{ x }}" * 60_000)
+    outcome = run_hook_main(main, [CONFIG])
+    assert outcome.exit_code == 1
+    assert outcome.codes("error") == ["sandbox-violation"]
+    assert "more than 50,000 Jinja tokens" in outcome.stdout
 
 
 def test_lint_and_self_test_share_one_read_of_the_tokenizer(

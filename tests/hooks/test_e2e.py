@@ -29,6 +29,7 @@ from tests.hooks.precommit_repo import (
 )
 
 INDEX = "quant_model_weight_w8a8_dynamic.safetensors.index.json"
+SHARD = "quant_model_weight_w8a8_dynamic-00002-of-00003.safetensors"
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,23 @@ def test_index_naming_a_missing_shard_is_refused(good_repo: Path, hook_env: Hook
     assert f"{missing}: {missing} does not exist" in output
     assert "[missing-shard]" in output
     assert commits(good_repo, hook_env) == ["good model"]
+
+
+def test_deleting_a_shard_is_refused(good_repo: Path, hook_env: HookEnv) -> None:
+    """pre-commit passes no deleted file to a hook: the index hook runs anyway
+    (always_run) and learns the deleted shard from git."""
+    git(good_repo, hook_env.env, "rm", "-q", SHARD)
+    done = run(["git", "commit", "-m", "drop a shard"], good_repo, hook_env.env, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert f"{SHARD}: {SHARD} does not exist; {INDEX} puts" in output
+    assert "[missing-shard]" in output
+    assert commits(good_repo, hook_env) == ["good model"]
+
+
+def test_commit_without_weights_still_passes(good_repo: Path, hook_env: HookEnv) -> None:
+    (good_repo / "README.md").write_text("a model\n", encoding="utf-8")
+    code, output = commit(good_repo, hook_env, "readme")
+    assert code == 0, output
+    line = next(text for text in output.splitlines() if "dsprep check shard index" in text)
+    assert line.endswith("Passed"), line

@@ -302,7 +302,8 @@ def test_four_nodes_get_their_start_ranks(
     document["parallel"] = {"tp": 4, "dp": 8, "dp_local": 2, "expert_parallel": True}
     out, outcome = emit(document)
     assert outcome.exit_code == 0, outcome.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["PLAN.md", "n0", "n1", "n2", "n3", "verify.sh"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [".dsprep-emit.json", "PLAN.md", "n0", "n1", "n2", "n3", "verify.sh"]
     ranks = []
     for i in range(4):
         run = fake_tools.run(out / f"n{i}" / "serve.sh")

@@ -168,6 +168,21 @@ def test_failed_write_leaves_the_original(
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_a_read_only_config_is_refused_unless_force(run_cli: Cli, make_model: ModelFactory) -> None:
+    folder = make_model(build_template(thinking=False, tools=True))
+    config = _config(folder)
+    config.chmod(0o444)
+    before = config.read_bytes()
+    refused = run_cli("template", str(folder), "--thinking", "on")
+    assert refused.exit_code == 3, refused.stdout + refused.stderr
+    assert f"{config} is read-only (mode 0444)" in refused.stderr
+    assert config.read_bytes() == before
+    forced = run_cli("template", str(folder), "--thinking", "on", "--force")
+    assert forced.exit_code == 0, forced.stdout + forced.stderr
+    assert config.read_bytes() != before
+    assert oct(config.stat().st_mode & 0o777) == "0o444"  # the file keeps its mode
+
+
 def test_check_reports_lookalikes_unknown_tokens_and_syntax(
     run_cli: Cli, make_model: ModelFactory
 ) -> None:
@@ -190,10 +205,105 @@ def test_check_reports_lookalikes_unknown_tokens_and_syntax(
     assert "[template-syntax]" in text.stdout
 
 
-def test_usage_and_help(run_cli: Cli, make_model: ModelFactory, published: str) -> None:
-    assert run_cli("template", str(make_model(published))).exit_code == 2
+def test_usage_and_help(run_cli: Cli, make_model: ModelFactory) -> None:
+    own = build_template(thinking=False, tools=True)  # needs nothing from ../shared
+    assert run_cli("template", str(make_model(own))).exit_code == 2
     help_text = run_cli("template", "--help").stdout
     assert "Example: dsprep template" in help_text
     missing = run_cli("template", "/nonexistent/model", "--check")
     assert missing.exit_code == 3
     assert missing.stderr.startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        (3, "a number"),
+        (1.5, "a number"),
+        (None, "null"),
+        (True, "a boolean"),
+        ({"a": 1}, "an object"),
+        ([], "an empty list"),
+        ([1, "x", {"name": "default"}], "a list with no {name, template} entry"),
+    ],
+)
+def test_a_chat_template_that_is_not_a_template_is_named(
+    run_cli: Cli, tmp_path: Path, value: object, what: str
+) -> None:
+    config = tmp_path / "tokenizer_config.json"
+    config.write_text(json.dumps({"chat_template": value, "bos_token": "x"}), encoding="utf-8")
+    for args in (["--check"], ["--thinking", "off"]):
+        outcome = run_cli("template", str(tmp_path), *args)
+        assert outcome.exit_code == 3
+        assert outcome.stderr.startswith(
+            f"Error: {config}: key 'chat_template' in tokenizer_config.json is {what}, not a"
+            " template string (or a list of {name, template})\n"
+        )
+        assert f"delete the key and add dsprep's template: dsprep template {tmp_path}" in (
+            outcome.stderr
+        )
+    document = run_cli("template", str(tmp_path), "--check", "--format", "json").json()
+    assert document["findings"][0]["code"] == "bad-input"
+
+
+def test_a_config_without_chat_template_gets_dsprep_template(
+    run_cli: Cli, make_model: ModelFactory
+) -> None:
+    """The no-chat-template fix: `dsprep template DIR --thinking off` adds the template, with
+    the documented --tools default, atomically, keeping the original once."""
+    folder = make_model(indent=4)
+    config = _config(folder)
+    original = config.read_bytes()
+    missing = run_cli("template", str(folder), "--check")
+    assert missing.exit_code == 3
+    assert f"Hint: add dsprep's template: dsprep template {folder} --thinking off" in (
+        missing.stderr
+    )
+    dry = run_cli("template", str(folder), "--thinking", "off", "--dry-run")
+    assert dry.exit_code == 0 and "would rewrite" in dry.stdout
+    assert "+{#- dsprep-chat-template: deepseek-v3.1 v1; thinking=off; tools=on -#}" in dry.stdout
+    assert config.read_bytes() == original
+    outcome = run_cli("template", str(folder), "--thinking", "off")
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    assert "entry:  default: absent -> add" in outcome.stdout
+    assert "status: rewritten" in outcome.stdout
+    assert _template_of(folder) == build_template(thinking=False, tools=True)
+    assert backup_path(config).read_bytes() == original
+    before, after = json.loads(original), json.loads(config.read_text(encoding="utf-8"))
+    assert list(after) == [*before, "chat_template"]
+    assert {k: v for k, v in after.items() if k != "chat_template"} == before
+    assert '\n    "chat_template": "' in config.read_text(encoding="utf-8")  # its indent
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+    stamp = (config.read_bytes(), config.stat().st_mtime_ns)
+    again = run_cli("template", str(folder), "--thinking", "off")
+    assert again.exit_code == 0 and "up to date" in again.stdout
+    assert (config.read_bytes(), config.stat().st_mtime_ns) == stamp
+    assert run_cli("template", str(folder), "--check").exit_code == 0
+    no_tools = make_model()
+    assert run_cli("template", str(no_tools), "--thinking", "on", "--no-tools").exit_code == 0
+    assert _template_of(no_tools) == build_template(thinking=True, tools=False)
+
+
+def test_tools_default_is_on_and_a_dsprep_template_keeps_its_own(
+    run_cli: Cli, make_model: ModelFactory, published: str
+) -> None:
+    folder = make_model(published)
+    assert run_cli("template", str(folder), "--thinking", "off").exit_code == 0
+    assert "tools=on" in _template_of(folder)  # --tools, the documented default
+    assert run_cli("template", str(folder), "--thinking", "off", "--no-tools").exit_code == 0
+    assert run_cli("template", str(folder), "--thinking", "on").exit_code == 0
+    assert _template_of(folder) == build_template(thinking=True, tools=False)
+    forced = make_model((FIXTURES / "custom-no-default.jinja").read_text(encoding="utf-8"))
+    assert run_cli("template", str(forced), "--thinking", "off", "--force").exit_code == 0
+    assert _template_of(forced) == build_template(thinking=False, tools=True)
+
+
+def test_lint_hints_name_a_command_that_runs(run_cli: Cli, make_model: ModelFactory) -> None:
+    """An unknown template is only replaced with --force: the hint says so, and it works."""
+    folder = make_model((FIXTURES / "bad-tokens.jinja").read_text(encoding="utf-8"))
+    findings = run_cli("template", str(folder), "--check", "--format", "json").json()["findings"]
+    bar = next(f for f in findings if f["code"] == "ascii-bar-token")
+    command = bar["hint"].partition("or run: ")[2]
+    assert command == f"dsprep template {folder} --thinking off --force"
+    assert run_cli(*command.split()[1:]).exit_code == 0
+    assert run_cli("template", str(folder), "--check").exit_code == 0

@@ -19,7 +19,7 @@ from dsprep.template.recognize import (
     fingerprint,
     recognize,
 )
-from dsprep.template.source import read_source, with_templates
+from dsprep.template.source import read_source, read_source_or_absent, with_templates
 from dsprep.template.tokens import find_lookalikes, replace_lookalikes
 from tests.template.conftest import ModelFactory
 
@@ -102,3 +102,30 @@ def test_missing_template_and_bad_json(make_model: ModelFactory, tmp_path: Path)
         read_source(bad)
     with pytest.raises(InputError, match="no such file"):
         read_source(tmp_path / "absent")
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        (
+            '{\n  "a": 1,\n  "b": [1, 2]\n}\n',
+            '{\n  "a": 1,\n  "b": [1, 2],\n  "chat_template": T\n}\n',
+        ),
+        ('{"a": 1}', '{"a": 1, "chat_template": T}'),
+        ('{"a":1}', '{"a":1,"chat_template":T}'),
+        ("{ }\n", '{\n  "chat_template": T\n}\n'),
+    ],
+)
+def test_absent_template_is_added_in_the_file_layout(
+    tmp_path: Path, original: str, expected: str
+) -> None:
+    path = tmp_path / "tokenizer_config.json"
+    for template, literal in (("<｜User｜>", '"<\\uff5cUser\\uff5c>"'), ("x", '"x"')):
+        for prefix in ("", "ü"):  # an ASCII file keeps \\u escapes, another file UTF-8
+            text = original.replace('"a"', f'"{prefix}a"')
+            path.write_text(text, encoding="utf-8")
+            source = read_source_or_absent(path)
+            assert source.absent and source.entries[0].text == ""
+            want = literal if text.isascii() else json.dumps(template, ensure_ascii=False)
+            new = with_templates(source, {"default": template})
+            assert new == expected.replace('"a"', f'"{prefix}a"').replace("T", want)

@@ -241,3 +241,26 @@ def test_random_byte_damage_never_crashes(pristine_w8a8: Path, tmp_path: Path) -
         result = check_model_dir(folder)
         assert result.command == "check"
         assert all(f.code and f.message for f in result.findings)
+
+
+def test_an_expert_unlike_expert_0_is_named(w8a8_dir: Path) -> None:
+    """The fused MoE layer loads every expert with expert 0's method."""
+    odd = "model.layers.1.mlp.experts.2.down_proj.weight"
+    broken.edit_json(w8a8_dir / DESCRIPTION, odd, "W8A8")
+    mismatch = [f for f in check_model_dir(w8a8_dir).findings if f.code == "gate-up-mismatch"]
+    assert len(mismatch) == 1
+    assert odd in mismatch[0].message
+    assert "model.layers.1.mlp.experts.0.down_proj.weight" in mismatch[0].message
+
+
+def test_an_expert_0_unlike_its_experts_names_each_of_them(w8a8_dir: Path) -> None:
+    zero = "model.layers.1.mlp.experts.0.down_proj.weight"
+    broken.edit_json(w8a8_dir / DESCRIPTION, zero, "W8A8")
+    mismatch = [f for f in check_model_dir(w8a8_dir).findings if f.code == "gate-up-mismatch"]
+    named = sorted(f.message.split(",")[1].split()[0] for f in mismatch)
+    # expert 0's own gate/down disagree (one fused layer), and experts 1-3 each differ
+    # from expert 0's down_proj
+    fused = "model.layers.1.mlp.experts.0.gate_proj.weight"
+    experts = [f"model.layers.1.mlp.experts.{e}.down_proj.weight" for e in (1, 2, 3)]
+    assert named == [fused, *experts]
+    assert all(zero in f.message for f in mismatch)

@@ -145,17 +145,17 @@ class _Terminal(io.StringIO):
 def test_progress_bar_goes_to_a_terminal_stderr_only(
     w8a8_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dsprep.cli.check import _progress
+    from dsprep.cli.common import progress_bar
 
     write_good_manifest(w8a8_dir)
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     total = sum(p.stat().st_size for p in w8a8_dir.iterdir() if p.is_file())
-    with _progress(True) as advance:
+    with progress_bar("hashing", True) as advance:
         assert advance is not None
         advance(total // 2, total)
         advance(total, total)
     assert "hashing" in terminal.getvalue() and "100%" in terminal.getvalue()
     assert capsys.readouterr().out == ""
-    with _progress(False) as nothing:
+    with progress_bar("hashing", False) as nothing:
         assert nothing is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,3 +133,68 @@ def test_cli_fix_failure_is_exit_3(
     document = outcome.json()
     assert document["status"] == "error" and "config.json" in document["findings"][0]["message"]
     assert (w8a8_dir / "config.json").read_bytes() == original
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+SERVICE_UID = SERVICE_GID = 65534  # the user the model folder belongs to (not root)
+
+
+@needs_root
+def test_fix_as_root_keeps_owner_group_and_mode(w8a8_dir: Path) -> None:
+    broken.break_torch_dtype(w8a8_dir)
+    misnamed = broken.break_misnamed_description(w8a8_dir)
+    for name in ("config.json", misnamed):
+        os.chown(w8a8_dir / name, SERVICE_UID, SERVICE_GID)
+        (w8a8_dir / name).chmod(0o640)
+    result = check_model_dir(w8a8_dir, FIX)
+    assert result.ok and result.codes().count("fixed") == 2, result.codes()
+    for name in ("config.json", DESCRIPTION, "config.json" + BACKUP_SUFFIX):
+        info = (w8a8_dir / name).stat()
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (
+            SERVICE_UID,
+            SERVICE_GID,
+            0o640,
+        ), name
+
+
+def test_fix_refuses_a_read_only_config_unless_forced(
+    w8a8_dir: Path, run_cli: Callable[..., CliOutcome]
+) -> None:
+    broken.break_torch_dtype(w8a8_dir)
+    config = w8a8_dir / "config.json"
+    config.chmod(0o444)
+    original = config.read_bytes()
+    outcome = run_cli("check", str(w8a8_dir), "--fix", "--format", "json")
+    assert outcome.exit_code == 3
+    (error,) = outcome.json()["findings"]
+    assert error["code"] == "disk"
+    assert str(config) in error["message"] and "read-only" in error["message"]
+    assert "--force" in error["hint"]
+    assert config.read_bytes() == original
+    forced = run_cli("check", str(w8a8_dir), "--fix", "--force", "--format", "json")
+    assert forced.exit_code == 0, forced.stdout
+    assert json.loads(config.read_text())["torch_dtype"] == "bfloat16"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o444
+
+
+def test_fix_of_a_description_symlinked_outside_ends_in_path_escape(
+    w8a8_dir: Path, tmp_path: Path, run_cli: Callable[..., CliOutcome]
+) -> None:
+    misnamed = broken.break_misnamed_description(w8a8_dir)
+    outside = tmp_path / "elsewhere" / misnamed
+    outside.parent.mkdir()
+    os.replace(w8a8_dir / misnamed, outside)
+    (w8a8_dir / misnamed).symlink_to(outside)
+    content = outside.read_bytes()
+    before = sorted(p.name for p in w8a8_dir.iterdir())
+    for args in ((), ("--fix",)):
+        outcome = run_cli("check", str(w8a8_dir), *args, "--format", "json")
+        assert outcome.exit_code == 1, outcome.stdout
+        findings = outcome.json()["findings"]
+        escapes = [f for f in findings if f["code"] == "path-escape"]
+        assert len(escapes) == 1, findings  # reported once, by the check
+        assert escapes[0]["path"] == str(w8a8_dir / misnamed)
+        assert "outside the model folder" in escapes[0]["message"]
+        assert "fixed" not in [f["code"] for f in findings]
+    assert sorted(p.name for p in w8a8_dir.iterdir()) == before  # nothing renamed or written
+    assert outside.read_bytes() == content

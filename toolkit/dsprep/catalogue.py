@@ -14,8 +14,9 @@ Error kinds (``Area.ERRORS``) name what stopped a command before it had a result
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import Enum
+
+import msgspec
 
 from dsprep.findings import Finding, Severity
 
@@ -41,8 +42,7 @@ AREA_TITLES = {
 }
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(msgspec.Struct, frozen=True):
     """One finding code. Calling it makes a :class:`Finding` (default severity and fix).
 
     ``also`` lists the other severities the code may be reported at, each with when.
@@ -53,7 +53,7 @@ class Kind:
     severity: Severity
     meaning: str
     fix: str
-    also: tuple[tuple[Severity, str], ...] = field(default=())
+    also: tuple[tuple[Severity, str], ...] = msgspec.field(default=())
 
     def __call__(
         self, path: str, message: str, *, hint: str | None = None, severity: Severity | None = None
@@ -226,7 +226,8 @@ INVALID_JSON = _kind(
     "invalid-json",
     W,
     ERROR,
-    "config.json, the description or the index is unreadable, empty, not JSON or not an object",
+    "config.json, the description or the index is unreadable, empty, not JSON (NaN, 1e400, "
+    "nesting too deep) or not an object; fetch stops on it before the shards",
     "download the file again or repair it by hand",
 )
 # --- weights: the folder, the index and the shards --------------------------------------
@@ -335,8 +336,9 @@ PATH_ESCAPE = _kind(
     "path-escape",
     W,
     ERROR,
-    "a name (index entry, sha256 list, manifest) or a symlink leads outside the folder; "
-    "it was not read",
+    "a name (index entry, sha256 list, manifest, a hub listing fetch would write) or a "
+    "symlink leads outside the folder, or a listed name is not one a folder may hold; it was "
+    "not read or written",
     "keep every file of the checkpoint inside the folder (copy the real file in, or fix the name)",
 )
 HASH_MISMATCH = _kind(
@@ -350,8 +352,9 @@ REWRITTEN_BY_DSPREP = _kind(
     "rewritten-by-dsprep",
     W,
     INFO,
-    "--verify-hashes: the file differs from the manifest, but its <name>.dsprep-orig backup "
-    "(kept by dsprep template or check --fix) is exactly the download",
+    "check --verify-hashes or a re-fetch: the file differs from the manifest or the hub, but "
+    "its <name>.dsprep-orig backup (kept by dsprep template or check --fix) is exactly the "
+    "download; fetch keeps it",
     "nothing to do: your own rewrite; move the backup back to undo it",
 )
 MISSING_FILE = _kind(
@@ -360,6 +363,15 @@ MISSING_FILE = _kind(
     ERROR,
     "--verify-hashes: a listed file does not exist",
     "download it again (dsprep fetch resumes)",
+)
+LOCAL_CHANGE = _kind(
+    "local-change",
+    W,
+    WARNING,
+    "fetch: a file in the folder differs from the hub's listing and dsprep did not write it "
+    "(a hand edit, or damage); it was kept, not downloaded again",
+    "keep it, or run fetch --overwrite-local (your file is kept as <name>.dsprep-local)",
+    (INFO, "with --overwrite-local: set aside as <name>.dsprep-local and downloaded again"),
 )
 FIXED = _kind("fixed", W, INFO, "what check --fix changed, and where the original was kept", "")
 
@@ -653,6 +665,14 @@ MEMORY_TIGHT = _kind(
     "headroom below 5 % of the memory budget",
     "lower limits.max_num_seqs or limits.max_model_len",
 )
+USER_EDIT_KEPT = _kind(
+    "user-edit-kept",
+    L,
+    INFO,
+    "emit-launch: a file in --out differed from what dsprep wrote last (your edit), or was "
+    "not dsprep's and stood where an emitted file goes; it is kept as <file>.dsprep-user",
+    "carry the change into the cluster file (env, extra_args, …), then delete the copy",
+)
 
 # --- demo ---------------------------------------------------------------------------------
 DEMO_FP8_NOT_REFUSED = _kind(
@@ -697,7 +717,7 @@ MISSING_EXTRA = _kind(
     E,
     ERROR,
     "an optional dependency is not installed",
-    "pip install 'dsprep[fetch]' or 'dsprep[render]'",
+    "pip install 'dsprep[fetch]', 'dsprep[demo]' or 'dsprep[render]' (the message names which)",
 )
 SHA256_MISMATCH = _kind(
     "sha256-mismatch",

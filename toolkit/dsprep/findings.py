@@ -2,17 +2,18 @@
 
 Findings are made through :mod:`dsprep.catalogue` (``FP8_WEIGHTS(path, message)``); a
 code that is not in the catalogue is refused here. A :class:`Result` carries a typed
-payload (a dataclass of the command's summary) that the text summary reads by attribute
-and the JSON document serialises.
+payload (a msgspec Struct or a dataclass of the command's summary) that the text summary
+reads by attribute and the JSON document serialises.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
 
 from dsprep.errors import ExitCode
 
@@ -25,8 +26,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One problem (or note) with a stable ``code`` users can grep and tests can assert on.
 
     ``path`` names the file (plus ``:key``/``:tensor``/``:line`` detail in the message),
@@ -45,6 +45,10 @@ class Finding:
         if self.code not in BY_CODE:
             raise ValueError(f"finding code {self.code!r} is not in dsprep.catalogue")
 
+    def with_message(self, message: str) -> Finding:
+        """The same finding with another message (a reporter shortening it)."""
+        return msgspec.structs.replace(self, message=message)
+
     def to_json(self) -> dict[str, str]:
         return {
             "code": self.code,
@@ -62,28 +66,30 @@ class Payload(Protocol):
 
 
 class JsonPayload:
-    """Mixin for dataclass payloads: ``to_json`` is the dataclass as plain JSON types."""
+    """Mixin for payloads (a msgspec Struct or a dataclass): ``to_json`` is the payload as
+    plain JSON types, fields in order."""
 
     def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
-        return document
+        if dataclasses.is_dataclass(self):
+            document: dict[str, Any] = dataclasses.asdict(self)
+            return document
+        built: dict[str, Any] = msgspec.to_builtins(self, enc_hook=str)
+        return built
 
 
-@dataclass(frozen=True)
-class NoPayload(JsonPayload):
+class NoPayload(msgspec.Struct, JsonPayload, frozen=True):
     """The payload of a result that only has findings."""
 
 
 P = TypeVar("P", bound=Payload)
 
 
-@dataclass
-class Result(Generic[P]):
+class Result(msgspec.Struct, Generic[P]):
     """What a command produced: findings plus its typed ``payload``."""
 
     command: str
     payload: P
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = msgspec.field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)

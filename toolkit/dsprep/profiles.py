@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
@@ -261,14 +262,19 @@ def _source_problem(value: Any, pattern: Any) -> list[Any] | None:
     return bad if bad or not values else None
 
 
+@cache
+def _source_pattern() -> Any:
+    import re
+
+    return re.compile(SOURCE_PATTERN)
+
+
 def _check_sources(profile: Profile, origin: str) -> None:
     """Every fact of every section has a source, and nothing else is in ``sources``; every
     rule names its source and a catalogue code."""
-    import re
-
     from dsprep.catalogue import BY_CODE
 
-    pattern = re.compile(SOURCE_PATTERN)
+    pattern = _source_pattern()
     for number, rule in enumerate(profile.launch.rules):
         if rule.code not in BY_CODE or _source_problem(rule.source, pattern) is not None:
             raise InputError(
@@ -310,18 +316,29 @@ def decode_profile(raw: bytes, origin: str) -> Profile:
 
 
 @cache
-def all_profiles() -> tuple[Profile, ...]:
-    """Every bundled profile, oldest release first."""
+def _load(path: Path) -> Profile:
+    return decode_profile(path.read_bytes(), path.name)
+
+
+def _by_release() -> list[Path]:
+    """The bundled profile files, oldest release first (a file is named after its profile:
+    ``profiles/<name>.json``, which a test keeps true)."""
     from packaging.version import Version
 
     from dsprep.resources import profile_files
 
-    profiles = [decode_profile(path.read_bytes(), path.name) for path in profile_files()]
-    return tuple(sorted(profiles, key=lambda p: Version(p.release.vllm_ascend)))
+    return sorted(profile_files(), key=lambda path: Version(path.stem))
+
+
+@cache
+def all_profiles() -> tuple[Profile, ...]:
+    """Every bundled profile, oldest release first."""
+    return tuple(map(_load, _by_release()))
 
 
 def newest_profile() -> Profile:
-    return all_profiles()[-1]
+    """The newest bundled profile (only its file is read)."""
+    return _load(_by_release()[-1])
 
 
 def known_tags() -> list[str]:
@@ -329,7 +346,13 @@ def known_tags() -> list[str]:
 
 
 def find_profile(tag: str) -> Profile | None:
-    """The profile for an image tag (or one of its variants), or None."""
+    """The profile for an image tag (or one of its variants), or None. The file named
+    after the tag's release is read first; the others only when it is not that one."""
+    files = _by_release()
+    likely = [f for f in files if tag == f.stem or tag.startswith(f.stem + "-")]
+    for profile in map(_load, likely):
+        if profile.matches(tag):
+            return profile
     return next((p for p in all_profiles() if p.matches(tag)), None)
 
 
@@ -383,3 +406,23 @@ def profile_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dsprep release profile (one vllm-ascend image release)"
     return schema
+
+
+def schema_text() -> str:
+    """``schemas/profile.schema.json`` as committed (a test keeps the file equal to it)."""
+    import json
+
+    return json.dumps(profile_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:  # pragma: no cover - a maintenance entry point, tested through schema_text
+    """Rewrite ``schemas/profile.schema.json`` from the structs."""
+    from dsprep.atomic import atomic_write_text
+    from dsprep.resources import schema_path
+
+    atomic_write_text(schema_path("profile.schema.json"), schema_text(), backup=False)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import Command, format_option, human_bytes, run_command
+from dsprep.cli.common import Command, format_option, human_bytes, progress_bar, run_command
 from dsprep.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -43,35 +39,12 @@ def check_summary(summary: CheckSummary) -> list[str]:
     return lines
 
 
-@contextmanager
-def _progress(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr while hashing (only when stderr is a terminal); the core
-    reports ``(done, total)`` bytes."""
-    if not wanted or not sys.stderr.isatty():
-        yield None
-        return
-    bar: Any = None
-
-    def advance(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="hashing", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    try:
-        yield advance
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-
-
 @click.command(
     "check",
     cls=Command,
     epilog="Example: dsprep check ./DeepSeek-V3.1-w8a8 --image v0.11.0rc0 --verify-hashes",
 )
-@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("model_dir", type=click.Path(readable=False))
 @click.option(
     "--image",
     metavar="TAG",
@@ -88,7 +61,7 @@ def _progress(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
 )
 @click.option(
     "--sha256-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     default=None,
     help="Verify against this sha256sum list instead of the manifest (implies hashing).",
 )
@@ -98,17 +71,19 @@ def _progress(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
     help="Repair what is safe (leftover quantization_config, torch_dtype, a misnamed "
     "description) atomically, with a backup.",
 )
+@click.option("--force", is_flag=True, help="With --fix: also rewrite a read-only config.json.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Files hashed in parallel.")
 @format_option
 @click.pass_context
 def check(
     ctx: click.Context,
-    model_dir: Path,
+    model_dir: str,
     image: str | None,
     speculative: bool,
     verify_hashes: bool,
-    sha256_file: Path | None,
+    sha256_file: str | None,
     fix: bool,
+    force: bool,
     jobs: int | None,
     fmt: str,
 ) -> ExitCode:
@@ -120,19 +95,22 @@ def check(
     missing or truncated shards, as the release of --image would meet them. Exit 0 ok,
     1 problems found, 3 could not run.
     """
+    from pathlib import Path  # (not at import: `check --help` stays quick)
+
     from dsprep.weights.check import CheckOptions, check_model_dir
 
     hashing = verify_hashes or sha256_file is not None
-    with _progress(hashing) as advance:
+    with progress_bar("hashing", hashing) as advance:
         options = CheckOptions(
             image=image,
             speculative=speculative,
             verify_hashes=hashing,
-            sha256_file=sha256_file,
+            sha256_file=Path(sha256_file) if sha256_file is not None else None,
             fix=fix,
+            force=force,
             max_workers=jobs,
             progress=advance,
         )
         return run_command(
-            ctx, "check", fmt, lambda: check_model_dir(model_dir, options), check_summary
+            ctx, "check", fmt, lambda: check_model_dir(Path(model_dir), options), check_summary
         )

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dsprep.errors import DsprepError, ExitCode
-from dsprep.findings import Payload, Result
+
+if TYPE_CHECKING:
+    from dsprep.findings import Payload, Result
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-P = TypeVar("P", bound=Payload)
+P = TypeVar("P", bound="Payload")
 
 
 class Command(click.Command):
@@ -80,6 +82,8 @@ def report_error(ctx: click.Context, command: str, fmt: str, error: DsprepError)
     from dsprep.report import error_document, render_error_text, render_json
 
     if debug_enabled(ctx):
+        import traceback
+
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     if fmt == "json":
         click.echo(render_json(error_document(command, error)), nl=False)
@@ -106,6 +110,8 @@ def call_core(ctx: click.Context, command: str, fmt: str, produce: Callable[[], 
         raise
     except Exception as exc:  # an unexpected bug must still not print a bare traceback
         if debug_enabled(ctx):
+            import traceback
+
             traceback.print_exc(file=sys.stderr)
         error = DsprepError(
             f"internal error: {type(exc).__name__}: {exc}",
@@ -137,3 +143,26 @@ def emit(fmt: str, result: Result[P], summary: Callable[[P], list[str]] | None =
     else:
         click.echo(render_text(result, summary), nl=False)
     return result.exit_code
+
+
+@contextmanager
+def progress_bar(label: str, wanted: bool = True) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr (only when ``wanted`` and stderr is a terminal), fed with
+    the ``(done, total)`` the core reports; None otherwise."""
+    if not wanted or not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)

@@ -28,8 +28,17 @@ def init_summary(summary: InitSummary) -> list[str]:
 def emit_summary(summary: EmitSummary) -> list[str]:
     if not summary.written:
         return ["nothing written: fix the problems below and run again"]
-    lines = [f"wrote {len(summary.written)} files to {summary.out}:"]
+    if summary.up_to_date:
+        lines = [
+            f"{summary.out} holds these {len(summary.written)} files already (nothing written):"
+        ]
+    else:
+        lines = [f"wrote {len(summary.written)} files to {summary.out}:"]
     lines += [f"  {name}" for name in summary.written]
+    for kept in summary.kept:
+        lines.append(f"kept your {kept['file']} as {kept['kept_as']} (see below)")
+    if summary.previous:
+        lines.append(f"the previous output is in {summary.previous} (until the next run)")
     memory = summary.memory
     if memory:
         from dsprep.launch.plan import gib
@@ -51,11 +60,13 @@ def emit_summary(summary: EmitSummary) -> list[str]:
         "dsprep emit-launch cluster.yaml --out launch/"
     ),
 )
-@click.argument("cluster", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "cluster", required=False, type=click.Path(path_type=Path, dir_okay=False, readable=False)
+)
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path, file_okay=False, readable=False),
     help="Folder for the scripts: one sub-folder per node, verify.sh and PLAN.md.",
 )
 @click.option(
@@ -66,7 +77,7 @@ def emit_summary(summary: EmitSummary) -> list[str]:
 )
 @click.option(
     "--model-dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    type=click.Path(path_type=Path, file_okay=False, exists=True, readable=False),
     help="Local copy of the model (config.json, shards) for exact weight bytes in PLAN.md.",
 )
 @format_option
@@ -83,7 +94,9 @@ def emit_launch(
 
     Per node: env.sh, container.sh, preflight.sh, serve.sh; plus verify.sh and PLAN.md
     (topology, run order, exact commands, findings, memory fit). Nothing is written when
-    the cluster file has an error; every error names its key path and the fix.
+    the cluster file has an error; every error names its key path and the fix. --out is
+    replaced as a whole (the previous output moves to OUT.dsprep-prev); a file you edited
+    since the last run is kept as FILE.dsprep-user and reported.
     """
     from dsprep.launch.emit import emit_launch as core_emit
     from dsprep.launch.emit import write_example

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dsprep.cli.common import Command, format_option, human_bytes, run_command
+from dsprep.cli.common import Command, format_option, human_bytes, progress_bar, run_command
 from dsprep.errors import ExitCode
 
 if TYPE_CHECKING:
     from dsprep.weights.fetch import FetchSummary
+
+LISTING = "listing"  # FetchSummary.refused_by: a listed name outside the folder
 
 
 def fetch_summary(summary: FetchSummary) -> list[str]:
@@ -22,17 +24,24 @@ def fetch_summary(summary: FetchSummary) -> list[str]:
         f"folder:   {summary.local_dir}",
     ]
     if summary.refused:
-        lines.append(
-            f"refused:  no weight shard was requested ({len(summary.downloaded)} metadata "
-            "file(s) read); no manifest written"
-        )
+        if summary.refused_by == LISTING:
+            lines.append("refused:  the listing names files outside the folder; nothing downloaded")
+        else:
+            lines.append(
+                f"refused:  no weight shard was requested ({len(summary.downloaded)} metadata "
+                "file(s) read); no manifest written"
+            )
         if summary.alternatives:
             lines.append("W8A8 repos for Ascend: " + ", ".join(summary.alternatives))
         return lines
+    kept = f", {len(summary.kept)} kept with local changes" if summary.kept else ""
     lines.append(
         f"files:    {summary.files} ({human_bytes(summary.bytes)}): "
-        f"{len(summary.downloaded)} downloaded, {len(summary.reused)} already present and verified"
+        f"{len(summary.downloaded)} downloaded, {len(summary.reused)} already present and "
+        f"verified{kept}"
     )
+    if summary.backups:
+        lines.append(f"backups:  {', '.join(summary.backups)}")
     lines.append(f"manifest: {summary.manifest}")
     if summary.check is not None:
         lines.append(f"check:    {summary.check.status}")
@@ -63,7 +72,7 @@ def fetch_summary(summary: FetchSummary) -> list[str]:
     default=4,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Parallel files.",
+    help="Files downloaded in parallel.",
 )
 @click.option(
     "--endpoint",
@@ -82,6 +91,49 @@ def fetch_summary(summary: FetchSummary) -> list[str]:
     default=None,
     help="The vllm-ascend image tag the gate and the final check judge for [default: newest].",
 )
+@click.option(
+    "--overwrite-local",
+    is_flag=True,
+    default=False,
+    help="Replace files that differ from the hub and that dsprep did not write (hand edits); "
+    "each is first moved to <name>.dsprep-local.",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    default=False,
+    help="Re-hash files already in DIR even when the manifest's size/mtime/inode record "
+    "says they are unchanged.",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=10.0,
+    show_default=True,
+    envvar="DSPREP_CONNECT_TIMEOUT",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Seconds to wait for a connection to the hub.",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=10.0,
+    show_default=True,
+    envvar="DSPREP_READ_TIMEOUT",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Seconds to wait for an answer, or for a transfer slower than 1 KiB/s, before retrying.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=2,
+    show_default=True,
+    envvar="DSPREP_RETRIES",
+    show_envvar=True,
+    help="Further attempts after a time-out or a dropped transfer (per call, per file).",
+)
 @format_option
 @click.pass_context
 def fetch(
@@ -95,26 +147,40 @@ def fetch(
     endpoint: str | None,
     allow_unverified: bool,
     image: str | None,
+    overwrite_local: bool,
+    verify: bool,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
     fmt: str,
 ) -> ExitCode:
     """Download W8A8 weights from ModelScope, reading config.json first.
 
-    Lists the repo (sizes, SHA-256), fetches config.json and the quantization description,
-    checks them against the listing and refuses FP8 before a single shard is requested.
-    Then downloads the rest with the modelscope client (progress on stderr, resume on
-    re-run), writes DIR/.dsprep/manifest.json and runs `dsprep check` on the folder.
+    Lists the repo (sizes, SHA-256), refuses names that would land outside DIR, fetches
+    config.json and the quantization description, checks them against the listing and
+    refuses FP8 (or unreadable metadata) before a single shard is requested. Then
+    downloads the rest with the modelscope client (progress on stderr, resume on re-run),
+    writes DIR/.dsprep/manifest.json and runs `dsprep check` on the folder. Files already
+    in DIR are not read again when the manifest records them unchanged; your own edits
+    are kept (see --overwrite-local).
     """
     from dsprep.weights.fetch import FetchOptions, fetch_model
+    from dsprep.weights.hubclient import Limits
 
-    options = FetchOptions(
-        model_id=model_id,
-        local_dir=local_dir,
-        revision=revision,
-        include=include,
-        exclude=exclude,
-        max_workers=max_workers,
-        endpoint=endpoint,
-        allow_unverified=allow_unverified,
-        image=image,
-    )
-    return run_command(ctx, "fetch", fmt, lambda: fetch_model(options), fetch_summary)
+    with progress_bar("verifying present files") as progress:
+        options = FetchOptions(
+            model_id=model_id,
+            local_dir=local_dir,
+            revision=revision,
+            include=include,
+            exclude=exclude,
+            max_workers=max_workers,
+            endpoint=endpoint,
+            allow_unverified=allow_unverified,
+            image=image,
+            limits=Limits(connect=connect_timeout, read=read_timeout, retries=retries),
+            verify=verify,
+            overwrite_local=overwrite_local,
+            progress=progress,
+        )
+        return run_command(ctx, "fetch", fmt, lambda: fetch_model(options), fetch_summary)

@@ -23,10 +23,10 @@ def plan_summary(summary: PlanSummary) -> list[str]:
     cls=Command,
     epilog="Example: dsprep plan cluster.yaml --model-dir /data/DeepSeek-V3.1-w8a8",
 )
-@click.argument("cluster", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("cluster", type=click.Path(path_type=Path, dir_okay=False, readable=False))
 @click.option(
     "--model-dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    type=click.Path(path_type=Path, file_okay=False, exists=True, readable=False),
     help="Local copy of the model: config.json and shard headers give exact weight bytes.",
 )
 @format_option

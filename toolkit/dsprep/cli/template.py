@@ -70,7 +70,11 @@ def rewrite_summary(summary: RewriteSummary) -> list[str]:
     default=None,
     help="Add the model card's tool description when tools are passed [default: --tools].",
 )
-@click.option("--force", is_flag=True, help="Replace an unknown template with dsprep's.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an unknown template with dsprep's; also rewrite a read-only file.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
 @click.option(
     "--check",
@@ -93,8 +97,9 @@ def template(
 
     Recognises the published template, vLLM's example, a copy with ASCII-bar look-alike
     tokens and an earlier dsprep template, and replaces it with dsprep's (thinking default
-    from --thinking, tool description with --tools). An unknown template only gets its
-    standard thinking-default line switched; anything else needs --force. Writes are atomic,
+    from --thinking, tool description with --tools, the default). A tokenizer_config.json
+    without a chat_template gets dsprep's added. An unknown template only gets its standard
+    thinking-default line switched; anything else needs --force. Writes are atomic,
     keep the original once as <file>.dsprep-orig, and a second identical run changes
     nothing. Exit 0 ok, 1 problems or refused, 2 usage, 3 could not run.
     """

@@ -12,9 +12,11 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from dsprep.family import DEFAULT_FAMILY, ModelFamily, TensorSpec
 from dsprep.family.base import Architecture
@@ -62,7 +64,7 @@ class CheckpointSpec:
     family: ModelFamily = DEFAULT_FAMILY
 
     def replace(self, **arch_changes: int) -> CheckpointSpec:
-        return dataclasses.replace(self, arch=dataclasses.replace(self.arch, **arch_changes))
+        return dataclasses.replace(self, arch=msgspec.structs.replace(self.arch, **arch_changes))
 
 
 # The published DeepSeek-V3.1 in 163 shards, as msmodelslim exports it: the full-size
@@ -80,7 +82,7 @@ def fp8_layout(spec: CheckpointSpec = CheckpointSpec()) -> list[TensorSpec]:
 
 def config_document(spec: CheckpointSpec = CheckpointSpec()) -> dict[str, Any]:
     """config.json of a DeepseekV3ForCausalLM with the spec's sizes (no quantization_config)."""
-    sizes = {f.name: getattr(spec.arch, f.name) for f in fields(spec.arch)}
+    sizes = {f.name: getattr(spec.arch, f.name) for f in msgspec.structs.fields(spec.arch)}
     arch = spec.arch
     assert isinstance(arch, DeepseekV3Architecture)
     return {

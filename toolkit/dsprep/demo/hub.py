@@ -14,8 +14,10 @@ delegates to ``modelscope-hub``) makes for a download, in the shapes that client
   ``{"Code": 404, "Message": …, "Success": false}`` (the client raises ``NotExistError``)
 
 Every request lands in a thread-safe log (method, path, query, Range, status, body bytes
-sent) and tests can inject faults: cut a file's transfer after N bytes, stall it until
-released, or serve bytes that differ from the listed SHA-256.
+sent, when it started and ended) and tests can inject faults: cut a file's transfer after N
+bytes, stall it until released, serve bytes that differ from the listed SHA-256, trickle
+it at a few bytes per second (a slow-loris server), answer it only after a delay, or never
+answer a file or an API call at all (a server that accepts and then hangs).
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ class LoopbackHub:
             hub.requests()  # what the client asked for
     """
 
-    def __init__(self, repos: Mapping[str, Path | Sequence[HubFile]]) -> None:
+    def __init__(self, repos: Mapping[str, Path | Sequence[HubFile]], port: int = 0) -> None:
+        self._port = port  # 0: an ephemeral port; a fixed one gives reproducible transcripts
         self._repos = {rid: HubRepo(rid, src) for rid, src in repos.items()}
         self._log: list[HubRequest] = []
         self._faults: dict[tuple[str, str], Fault] = {}
+        self._api_faults: dict[tuple[str, str], Fault] = {}
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
         self._release = threading.Event()
@@ -71,7 +75,7 @@ class LoopbackHub:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> LoopbackHub:
         handler = type("_BoundHandler", (HubHandler,), {"hub": self})
-        server = QuietServer(("127.0.0.1", 0), handler)
+        server = QuietServer(("127.0.0.1", self._port), handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="loopback-hub")
         self._thread.daemon = True
@@ -117,14 +121,16 @@ class LoopbackHub:
         self._repos[repo_id].branches.append(branch)
 
     def requests(self, settle: float = 2.0) -> list[HubRequest]:
-        """The request log, once requests in flight have been logged (waits ``settle`` s at most).
+        """The request log in the order the requests arrived, once requests in flight have
+        been logged (waits ``settle`` s at most).
 
-        A client can read a whole response before the server thread logs it; waiting for the
-        handlers in flight keeps the log in step with what the client saw.
+        A client can read a whole response (and send its next request) before the server
+        thread logs it; waiting for the handlers in flight, and ordering by arrival, keeps
+        the log in step with what the client did.
         """
         with self._settled:
             self._settled.wait_for(self._idle, timeout=settle)
-            return list(self._log)
+            return sorted(self._log, key=lambda entry: entry.started)
 
     def clear_log(self) -> None:
         with self._lock:
@@ -157,6 +163,31 @@ class LoopbackHub:
         with self._lock:
             self._faults[(repo_id, path)] = Fault("tamper", times=-1)
 
+    def hang(self, repo_id: str, path: str, times: int = -1) -> threading.Event:
+        """Requests for ``path`` are accepted and never answered (until :meth:`release`)."""
+        return self._add(repo_id, path, Fault("hang", times=times))
+
+    def hang_api(self, repo_id: str, route: str, times: int = -1) -> threading.Event:
+        """API calls ``…/{repo_id}/{route}`` (``revisions``, ``repo/files``, ``""`` for the
+        model itself) are accepted and never answered (until :meth:`release`)."""
+        fault = Fault("hang", times=times)
+        with self._lock:
+            self._api_faults[(repo_id, route)] = fault
+        return fault.reached
+
+    def trickle(self, repo_id: str, path: str, bytes_per_second: int, times: int = -1) -> None:
+        """Transfers of ``path`` send their body at ``bytes_per_second`` (slow-loris)."""
+        self._add(repo_id, path, Fault("trickle", after=bytes_per_second, times=times))
+
+    def delay(self, repo_id: str, path: str, seconds: float, times: int = -1) -> None:
+        """Transfers of ``path`` start only after ``seconds``."""
+        self._add(repo_id, path, Fault("delay", times=times, seconds=seconds))
+
+    def _add(self, repo_id: str, path: str, fault: Fault) -> threading.Event:
+        with self._lock:
+            self._faults[(repo_id, path)] = fault
+        return fault.reached
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no request is being answered (its log entry is then written)."""
         with self._settled:
@@ -185,16 +216,22 @@ class LoopbackHub:
             self._settled.notify_all()
 
     def take_fault(self, repo_id: str, path: str) -> Fault | None:
+        return self._take(self._faults, (repo_id, path))
+
+    def take_api_fault(self, repo_id: str, route: str) -> Fault | None:
+        return self._take(self._api_faults, (repo_id, route))
+
+    def _take(self, faults: dict[tuple[str, str], Fault], key: tuple[str, str]) -> Fault | None:
         with self._lock:
-            fault = self._faults.get((repo_id, path))
+            fault = faults.get(key)
             if fault is None:
                 return None
             if fault.times > 0:
                 fault.times -= 1
                 if fault.times == 0:
-                    del self._faults[(repo_id, path)]
+                    del faults[key]
             return fault
 
-    def wait_released(self, timeout: float) -> None:
-        """Block a stalled transfer until :meth:`release` (or ``timeout`` s)."""
-        self._release.wait(timeout=timeout)
+    def wait_released(self, timeout: float) -> bool:
+        """Block a stalled transfer until :meth:`release` (or ``timeout`` s); True if released."""
+        return self._release.wait(timeout=timeout)

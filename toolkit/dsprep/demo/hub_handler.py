@@ -13,7 +13,9 @@ import json
 import socket
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -48,16 +50,20 @@ class HubRequest:
     bytes_sent: int
     repo: str | None = None
     file_path: str | None = None
+    started: float = 0.0  # time.monotonic() when the request arrived
+    ended: float = 0.0  # … and when its answer was sent (or the connection dropped)
 
 
 @dataclass
 class Fault:
-    """An injected transfer fault (see ``LoopbackHub.cut_after``/``stall_after``/``tamper``)."""
+    """An injected fault (see ``LoopbackHub.cut_after``, ``stall_after``, ``tamper``,
+    ``hang``, ``trickle``, ``delay``)."""
 
-    kind: str  # "cut", "stall" or "tamper"
-    after: int = 0
+    kind: str  # "cut", "stall", "tamper", "hang", "trickle" or "delay"
+    after: int = 0  # cut/stall: bytes sent first; trickle: bytes per second
     times: int = 1
     reached: threading.Event = field(default_factory=threading.Event)
+    seconds: float = 0.0  # delay: how long to wait before answering
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -77,6 +83,7 @@ class HubHandler(BaseHTTPRequestHandler):
 
     hub: LoopbackHub
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms ACK wait
     server_version = "dsprep-loopback-hub/1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -93,6 +100,7 @@ class HubHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         self.hub.begin_request()
+        started = time.monotonic()
         self._sent = 0
         self._status = 0
         self._repo_id: str | None = None
@@ -110,6 +118,8 @@ class HubHandler(BaseHTTPRequestHandler):
                     self._sent,
                     self._repo_id,
                     self._file_path,
+                    started,
+                    time.monotonic(),
                 )
             )
 
@@ -121,6 +131,8 @@ class HubHandler(BaseHTTPRequestHandler):
         owner, name, rest = parts[0], parts[1], "/".join(parts[2:])
         self._repo_id = f"{owner}/{name}"
         repo = self.hub.repo(self._repo_id)
+        if rest != "repo" and not self._before_answer(self.hub.take_api_fault(self._repo_id, rest)):
+            return
         if repo is None:
             self._not_found(f"model {owner}/{name} does not exist")
             return
@@ -169,6 +181,9 @@ class HubHandler(BaseHTTPRequestHandler):
         if hub_file is None:
             self._not_found(f"file {self._file_path} does not exist in {repo.repo_id}")
             return
+        fault = None if head else self.hub.take_fault(repo.repo_id, hub_file.path)
+        if not self._before_answer(fault):
+            return
         size = hub_file.size
         start, end = 0, size - 1
         status = 200
@@ -195,7 +210,9 @@ class HubHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if head or length == 0:
             return
-        fault = self.hub.take_fault(repo.repo_id, hub_file.path)
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(hub_file.read, start, length, fault)
+            return
         limit = length
         if fault is not None and fault.kind in ("cut", "stall"):
             limit = min(length, max(0, fault.after - start))
@@ -220,6 +237,43 @@ class HubHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _before_answer(self, fault: Fault | None) -> bool:
+        """Apply a ``hang`` (never answer: False) or ``delay`` fault; True to answer now."""
+        if fault is None:
+            return True
+        if fault.kind == "delay":
+            time.sleep(fault.seconds)
+            return True
+        if fault.kind != "hang":
+            return True
+        fault.reached.set()
+        self.hub.wait_released(timeout=120)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        return False
+
+    def _trickle(
+        self, read: Callable[[int, int], bytes], start: int, length: int, fault: Fault
+    ) -> None:
+        """Send the body at ``fault.after`` bytes per second (a slow-loris server) until the
+        client gives up or the hub releases it, then drop the connection."""
+        fault.reached.set()
+        step = max(1, fault.after // 10)  # ten sends a second
+        offset = start
+        while offset < start + length and not self.hub.wait_released(timeout=0.1):
+            block = read(offset, min(step, start + length - offset))
+            try:
+                self.wfile.write(block)
+                self.wfile.flush()
+            except OSError:
+                break
+            self._sent += len(block)
+            offset += len(block)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     # -- responses ---------------------------------------------------------------------
     def _json(self, status: int, document: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ Later stages add steps by appending to :data:`DEFAULT_STEPS` (or passing their o
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -103,14 +104,20 @@ def start_hub(ctx: DemoContext) -> StepOutcome:
 
 def _fetch(ctx: DemoContext, repo: str) -> tuple[Result[FetchSummary], int, list[str]]:
     """Fetch ``repo`` from the demo hub with an isolated client; (result, bytes, files asked)."""
+    from dsprep.atomic import BACKUP_SUFFIX
     from dsprep.demo.hub import LoopbackHub
     from dsprep.weights.fetch import FetchOptions, fetch_model
 
     hub: LoopbackHub = ctx.state["hub"]
+    model_dir = _model_dir(ctx, repo)
+    # fetch keeps dsprep's own rewrites; the demo starts from the hub's files, so a second
+    # run first undoes the first run's template rewrite (its .dsprep-orig is the download)
+    for backup in model_dir.glob(f"*{BACKUP_SUFFIX}") if model_dir.is_dir() else []:
+        os.replace(backup, backup.with_name(backup.name.removesuffix(BACKUP_SUFFIX)))
     before = len(hub.requests())
     options = FetchOptions(
         model_id=repo,
-        local_dir=_model_dir(ctx, repo),
+        local_dir=model_dir,
         revision=None,
         endpoint=hub.endpoint,
         cache_dir=ctx.path("client", "cache"),
@@ -144,7 +151,8 @@ def refuse_fp8(ctx: DemoContext) -> StepOutcome:
     ok = refused and not shards and sent < FP8_BYTE_BUDGET
     data = {"codes": result.codes(), "bytes_sent": sent, "requested": files, "shards": shards}
     summary = (
-        f"{FP8_REPO} refused ({result.payload.verdict}) after reading"
+        f"{FP8_REPO} refused as {result.payload.verdict}"
+        f" [{', '.join(f.code for f in result.errors)}] after reading"
         f" {', '.join(files) or 'nothing'}: {len(shards)} shards requested, {sent} bytes"
         " transferred"
     )

@@ -42,7 +42,7 @@ def build_tokenizer() -> dict[str, Any]:
     try:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     except ImportError as exc:
-        raise MissingExtraError("tokenizers", "render") from exc
+        raise MissingExtraError("tokenizers", "demo") from exc
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+import msgspec
 
 from dsprep.errors import InputError
 
@@ -43,8 +43,7 @@ class Placement(str, Enum):
     REPLICATED = "replicated"  # a full copy on every NPU
 
 
-@dataclass(frozen=True)
-class Architecture:
+class Architecture(msgspec.Struct, frozen=True):
     """A family's config.json keys the tools read; subclasses list them with the published
     model's values as defaults."""
 
@@ -57,7 +56,7 @@ class Architecture:
         """The keys of ``document`` (missing ones take the published values); a key that is
         not a non-negative integer is an :class:`InputError` naming ``source`` and the key."""
         values: dict[str, int] = {}
-        for item in dataclasses.fields(cls):
+        for item in msgspec.structs.fields(cls):
             raw = document.get(item.name, item.default)
             if type(raw) is not int or raw < 0:
                 raise InputError(
@@ -74,8 +73,7 @@ class Architecture:
         return range(self.num_hidden_layers, self.num_hidden_layers + self.num_nextn_predict_layers)
 
 
-@dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(msgspec.Struct, frozen=True):
     """One tensor of a checkpoint layout: header dtype, shape, and its description entry."""
 
     name: str
@@ -91,8 +89,7 @@ class TensorSpec:
 DTYPE_BYTES = {"I8": 1, "I32": 4, "I64": 8, "F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1}
 
 
-@dataclass(frozen=True, eq=False)
-class ModelFamily:
+class ModelFamily(msgspec.Struct, frozen=True, eq=False):
     """Everything specific to one family of checkpoints (see :mod:`dsprep.family`)."""
 
     name: str

@@ -21,13 +21,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from dsprep.family.base import Architecture, ModelFamily, Placement, Role, TensorSpec
 
 
-@dataclass(frozen=True)
-class DeepseekV3Architecture(Architecture):
+class DeepseekV3Architecture(Architecture, frozen=True):
     """The DeepseekV3ForCausalLM config keys; defaults: DeepSeek-V3.1's published config.json."""
 
     num_hidden_layers: int = 61

@@ -8,7 +8,6 @@ template transformers uses, and it is checked once.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,7 +54,7 @@ def one_line(finding: Finding) -> Finding:
         for line in finding.message.splitlines()
         if line.strip() and not line.startswith(("---", "+++", "@@"))
     ]
-    return dataclasses.replace(finding, message=" ".join(lines))
+    return finding.with_message(" ".join(lines))
 
 
 def capped_self_test(findings: list[Finding]) -> list[Finding]:
@@ -65,7 +64,7 @@ def capped_self_test(findings: list[Finding]) -> list[Finding]:
         last = findings[MAX_SELF_TEST_FINDINGS]
         rest = len(findings) - MAX_SELF_TEST_FINDINGS
         message = f"… and {rest} more self-test failures like the ones above"
-        shown.append(dataclasses.replace(last, message=message))
+        shown.append(last.with_message(message))
     return shown
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dsprep import catalogue as C
-from dsprep.errors import InputError
 from dsprep.findings import Finding
+from dsprep.launch.cluster_yaml import Rejected, read_document, rejected_values
 from dsprep.profiles import Profile, all_profiles, find_profile
 from dsprep.resources import load_schema
 
@@ -99,39 +99,6 @@ def key_path(parts: Iterable[Any]) -> str:
     return text or "(top level)"
 
 
-def read_document(path: Path) -> Any:
-    """Parse the file as JSON (``.json``) or YAML; unreadable or malformed → InputError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read cluster file {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="pass an existing YAML or JSON cluster file;"
-            " `dsprep emit-launch --init` writes one",
-            path=path,
-        ) from exc
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise InputError(
-                f"{path} is not valid JSON: {exc}", hint="fix the JSON syntax", path=path
-            ) from exc
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(
-            f"{path} is not valid YAML{where}: {problem}",
-            hint="fix the YAML syntax (indentation, quotes, colons)",
-            path=path,
-        ) from exc
-
-
 def _sentence(error: Any) -> str:
     """A human sentence for one jsonschema error (never the raw validator dump)."""
     validator = error.validator
@@ -203,19 +170,43 @@ def document_profile(document: Any) -> Profile | None:
     return find_profile(tag) if isinstance(tag, str) else None
 
 
+def _schema_hint(where: str, source: str) -> str:
+    return f"edit {where} in {source}; see `dsprep emit-launch --init` for an example"
+
+
+def _without_rejected(document: Any) -> Any:
+    """The document with every :class:`Rejected` marker replaced by null."""
+    if isinstance(document, dict):
+        return {key: _without_rejected(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [_without_rejected(value) for value in document]
+    return None if isinstance(document, Rejected) else document
+
+
 def schema_findings(document: Any, source: str, profile: Profile | None = None) -> list[Finding]:
-    """Every schema violation at once, each a ``cluster-schema`` finding."""
+    """Every schema violation at once, each a ``cluster-schema`` finding.
+
+    A value the file may not hold (a duplicate key, an octal number, NaN, a !!binary tag …)
+    is reported with its line instead of what the schema says about it.
+    """
     findings: dict[tuple[str, str], Finding] = {}
+    rejected = dict(rejected_values(document))
+    for parts, marker in rejected.items():
+        where = key_path(parts)
+        line = f" (line {marker.line})" if marker.line else ""
+        sentence = f"{marker.problem}{line}"
+        findings[(where, sentence)] = C.CLUSTER_SCHEMA(
+            source, f"{where}: {sentence}", hint=_schema_hint(where, source)
+        )
     validator = _validator(profile.name if profile is not None else None)
-    for error in validator.iter_errors(document):
-        where = key_path(error.absolute_path)
+    for error in validator.iter_errors(_without_rejected(document) if rejected else document):
+        parts = tuple(error.absolute_path)
+        if any(parts[: len(marked)] == marked for marked in rejected):
+            continue
+        where = key_path(parts)
         sentence = _sentence(error)
         # format and pattern both reject a hostile ip: say it once
-        finding = C.CLUSTER_SCHEMA(
-            source,
-            f"{where}: {sentence}",
-            hint=f"edit {where} in {source}; see `dsprep emit-launch --init` for an example",
-        )
+        finding = C.CLUSTER_SCHEMA(source, f"{where}: {sentence}", hint=_schema_hint(where, source))
         findings.setdefault((where, sentence), finding)
     return [findings[key] for key in sorted(findings)]
 

@@ -2,7 +2,8 @@
 
 ``validate`` runs the schema, the general rules, the profile pitfalls and the memory plan;
 ``emit_launch`` writes only when no error was found (warnings are written into PLAN.md).
-Output is deterministic: no timestamps, files in a fixed order, atomic writes.
+Output is deterministic: no timestamps, files in a fixed order; --out is replaced as a whole
+(:mod:`dsprep.launch.outdir`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dsprep.atomic import atomic_write_text
+from dsprep import catalogue as C
+from dsprep.atomic import atomic_write_text, regular_stat
 from dsprep.errors import InputError
 from dsprep.findings import Finding, JsonPayload, NoPayload, Result
 from dsprep.launch.argv import CONTAINER_SCRIPTS_DIR, serve_argv
 from dsprep.launch.cluster import Cluster, load_cluster
+from dsprep.launch.outdir import EDITED, MANIFEST_NAME, KeptFile, publish
 from dsprep.launch.pitfalls import PROFILE_CHECKS
 from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
 from dsprep.launch.rules import GENERAL_CHECKS, check_profile
@@ -26,6 +29,9 @@ from dsprep.profiles import Profile
 from dsprep.resources import templates_dir
 
 EXAMPLE_NAME = "cluster.example.yaml"
+VERIFY_NAME = "verify.sh"
+PLAN_NAME = "PLAN.md"
+TOP_LEVEL_FILES = (VERIFY_NAME, PLAN_NAME)
 
 
 @dataclass
@@ -101,36 +107,33 @@ def rendered_files(outcome: Validation) -> dict[str, str]:
     for node in cluster.nodes:
         for name, text in node_scripts(cluster, profile, node).items():
             files[f"{node.name}/{name}"] = text
-    files["verify.sh"] = verify_script(cluster)
-    files["PLAN.md"] = plan_markdown(outcome)
+    files[VERIFY_NAME] = verify_script(cluster)
+    files[PLAN_NAME] = plan_markdown(outcome)
     return files
 
 
-def write_files(out_dir: Path, files: dict[str, str]) -> list[str]:
-    written: list[str] = []
-    for relative, text in files.items():
-        target = out_dir / relative
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(
-                f"cannot create {target.parent}: {exc.strerror or exc}",
-                hint="choose an --out folder you can write to",
-                path=target.parent,
-            ) from exc
-        atomic_write_text(target, text)
-        os.chmod(target, 0o755 if relative.endswith(".sh") else 0o644)
-        written.append(relative)
-    return written
+def reserved_names() -> tuple[str, ...]:
+    """The top-level names of --out that are not node folders (the schema refuses them as
+    node names)."""
+    return (*TOP_LEVEL_FILES, MANIFEST_NAME)
 
 
 @dataclass(frozen=True)
 class EmitSummary(JsonPayload):
+    """What emit-launch wrote. ``written``: every file --out now holds from this run (empty:
+    nothing written); ``up_to_date``: they were all there already, nothing was touched;
+    ``kept``: the user's files kept under a ``.dsprep-user`` name; ``previous``: where the
+    previous output went."""
+
     out: str
     written: list[str]
     profile: str = ""
     nodes: list[str] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
+    manifest: str = ""
+    up_to_date: bool = False
+    kept: list[dict[str, str]] = field(default_factory=list)
+    previous: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,20 +152,40 @@ class PlanSummary(JsonPayload):
 
 
 def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result[EmitSummary]:
-    """Validate ``path``; when no error is found, write the scripts into ``out_dir``."""
+    """Validate ``path``; when no error is found, replace ``out_dir`` with the scripts (see
+    :mod:`dsprep.launch.outdir`: all or nothing, the user's edits kept and reported)."""
     outcome = validate(path, model_dir)
     findings = list(outcome.findings)
     if not Result("emit-launch", NoPayload(), findings).ok or outcome.cluster is None:
         return Result("emit-launch", EmitSummary(str(out_dir), []), findings)
-    written = write_files(Path(out_dir), rendered_files(outcome))
+    files = rendered_files(outcome)
+    published = publish(Path(out_dir), files)
+    for kept in published.kept:
+        findings.append(_kept_finding(Path(out_dir), kept))
     summary = EmitSummary(
         out=str(out_dir),
-        written=written,
+        written=list(files),
         profile=outcome.profile.name if outcome.profile else "",
         nodes=[n.name for n in outcome.cluster.nodes],
         memory=outcome.plan.to_json() if outcome.plan else {},
+        manifest=MANIFEST_NAME,
+        up_to_date=published.up_to_date,
+        kept=[{"file": k.file, "kept_as": k.kept_as, "reason": k.reason} for k in published.kept],
+        previous=published.previous,
     )
     return Result("emit-launch", summary, findings)
+
+
+def _kept_finding(out_dir: Path, kept: KeptFile) -> Finding:
+    why = (
+        "differed from what dsprep wrote last (your edit)"
+        if kept.reason == EDITED
+        else "was not written by dsprep and stood where an emitted file goes"
+    )
+    return C.USER_EDIT_KEPT(
+        str(out_dir / kept.file),
+        f"{kept.file} {why}; it is kept as {kept.kept_as} beside the new {kept.file}",
+    )
 
 
 def plan_result(path: Path, model_dir: Path | None = None) -> Result[PlanSummary]:
@@ -183,7 +206,7 @@ def example_text() -> str:
 def write_example(target: Path) -> Result[InitSummary]:
     """``--init``: write the example; an existing different file is left alone."""
     text = example_text()
-    if target.exists():
+    if regular_stat(target) is not None:  # a FIFO or a folder is refused here
         try:
             same = target.read_text(encoding="utf-8") == text
         except (OSError, UnicodeDecodeError):

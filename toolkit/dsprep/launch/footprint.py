@@ -16,7 +16,7 @@ from dsprep.errors import InputError
 from dsprep.family import DEFAULT_FAMILY, ModelFamily, family_for
 from dsprep.family.base import Architecture, Placement
 from dsprep.weights.folder import FolderProblem, ModelDir
-from dsprep.weights.shards import HeaderError, TensorInfo, scan_shard
+from dsprep.weights.shards import Chunk, HeaderError, scan_shard
 
 CONFIG = "config.json"
 
@@ -82,8 +82,9 @@ def weights_from_headers(model: ModelDir, shape: ModelShape, mtp: bool) -> Weigh
         return None
     totals = dict.fromkeys(Placement, 0)
 
-    def add(names: list[str], infos: list[TensorInfo]) -> None:
-        for placement, size in _totals(names, [i.nbytes for i in infos], shape, mtp).items():
+    def add(chunk: Chunk) -> None:
+        sizes = [i.nbytes for i in chunk.infos]
+        for placement, size in _totals(chunk.names, sizes, shape, mtp).items():
             totals[placement] += size
 
     for name in shards:

@@ -22,17 +22,25 @@ from dsprep.template.recognize import (
     Recognition,
     recognize,
 )
-from dsprep.template.sandbox import chat_template_environment, compile_template
+from dsprep.template.sandbox import RenderLimitError, chat_template_environment, compile_bounded
 from dsprep.template.source import TemplateEntry, TemplateSource, read_source
 from dsprep.template.tokens import (
     SPECIAL_LITERAL_RE,
-    Lookalike,
+    LookalikeScan,
     TokenizerFiles,
-    find_lookalikes,
     load_tokenizer_files,
+    scan_lookalikes,
 )
 
 FIX_REWRITE = "dsprep template {folder} --thinking off"
+MAX_LISTED = 20  # findings of one kind listed per template; one more finding counts the rest
+
+
+def _listed(count: int) -> int:
+    """How many of ``count`` findings are listed: all when only one would be left to count."""
+    return count if count <= MAX_LISTED + 1 else MAX_LISTED
+
+
 KNOWN_DEFECTS = {
     PUBLISHED: "crashes on content None and on tool-call arguments given as a mapping (vLLM),"
     " drops the answer of `tool_calls: []` and has no tools section",
@@ -73,12 +81,52 @@ def emitted_literals(template: str) -> list[tuple[str, int]]:
     return found
 
 
-def _column_of(text: str, literal: str, lineno: int) -> str:
+def _column_of(lines: list[str], literal: str, lineno: int) -> str:
     """``, column N`` of ``literal`` on template line ``lineno`` (empty when not found there)."""
-    lines = text.split("\n")
     if 0 < lineno <= len(lines) and literal in lines[lineno - 1]:
         return f", column {lines[lineno - 1].index(literal) + 1}"
     return ""
+
+
+def _more(count: int, noun: str) -> str:
+    return f"{count:,} more {noun}{'' if count == 1 else 's'}"
+
+
+def _unknown_tokens(
+    where: str, text: str, tokenizer: TokenizerFiles, fix_rewrite: str
+) -> list[Finding]:
+    """The emitted literals that are not added tokens: the first :data:`MAX_LISTED` with
+    their position, then one finding that counts the rest."""
+    unknown: dict[str, int] = {}  # literal -> the line it is first emitted on
+    for literal, lineno in emitted_literals(text):
+        if literal not in tokenizer.added_tokens:
+            unknown.setdefault(literal, lineno)
+    listed = _listed(len(unknown))
+    lines = text.split("\n") if unknown else []
+    names = ", ".join(p.name for p in tokenizer.sources)
+    hint = (
+        "use the tokenizer's own token text (check added_tokens in tokenizer.json), or fix the"
+        " tokenizer files"
+    )
+    findings = [
+        C.UNKNOWN_SPECIAL_TOKEN(
+            where,
+            f"template line {lineno}{_column_of(lines, literal, lineno)}: the template"
+            f" emits {literal!r}, which is not a single added token in {names}",
+            hint=hint,
+        )
+        for literal, lineno in list(unknown.items())[:listed]
+    ]
+    if len(unknown) > listed:
+        findings.append(
+            C.UNKNOWN_SPECIAL_TOKEN(
+                where,
+                f"… and {_more(len(unknown) - listed, 'special-token literal')} that are"
+                f" not added tokens in {names}",
+                hint=f"{hint}; or replace the template with dsprep's: {fix_rewrite}",
+            )
+        )
+    return findings
 
 
 def lint_entry(
@@ -86,13 +134,16 @@ def lint_entry(
     entry: TemplateEntry,
     tokenizer: TokenizerFiles,
     recognition: Recognition,
-    lookalikes: list[Lookalike],
+    lookalikes: LookalikeScan,
 ) -> list[Finding]:
     where = source.location(entry)
     fix_rewrite = FIX_REWRITE.format(folder=source.folder)
+    if not recognition.known:
+        fix_rewrite += " --force"  # without it an unknown template is refused
     findings: list[Finding] = []
     text = entry.text
-    for lookalike in lookalikes:
+    listed = _listed(lookalikes.count)
+    for lookalike in lookalikes.first[:listed]:
         findings.append(
             C.ASCII_BAR_TOKEN(
                 where,
@@ -103,8 +154,18 @@ def lint_entry(
                 f" (U+FF5C bars), or run: {fix_rewrite}",
             )
         )
+    if lookalikes.count > listed:
+        findings.append(
+            C.ASCII_BAR_TOKEN(
+                where,
+                f"… and {_more(lookalikes.count - listed, 'look-alike')} of special tokens"
+                f" like the ones above ({lookalikes.count:,} in all)",
+                hint=f"replace every one with the real token (U+FF5C bars, U+2581 for spaces),"
+                f" or run: {fix_rewrite}",
+            )
+        )
     try:
-        compile_template(text)
+        compile_bounded(text)
     except jinja2.TemplateSyntaxError as exc:
         findings.append(
             C.TEMPLATE_SYNTAX(
@@ -114,23 +175,17 @@ def lint_entry(
             )
         )
         return findings
-    if tokenizer.found:
-        reported: set[str] = set()
-        for literal, lineno in emitted_literals(text):
-            if literal in tokenizer.added_tokens or literal in reported:
-                continue
-            reported.add(literal)
-            names = ", ".join(p.name for p in tokenizer.sources)
-            findings.append(
-                C.UNKNOWN_SPECIAL_TOKEN(
-                    where,
-                    f"template line {lineno}{_column_of(text, literal, lineno)}: the template"
-                    f" emits {literal!r}, which is not a"
-                    f" single added token in {names}",
-                    hint="use the tokenizer's own token text (check added_tokens in"
-                    " tokenizer.json), or fix the tokenizer files",
-                )
+    except RenderLimitError as exc:
+        findings.append(
+            C.SANDBOX_VIOLATION(
+                where,
+                f"the template is not compiled: {exc.message}",
+                hint=f"do not use it; replace it with dsprep's: {fix_rewrite}",
             )
+        )
+        return findings
+    if tokenizer.found:
+        findings.extend(_unknown_tokens(where, text, tokenizer, fix_rewrite))
     else:
         findings.append(
             C.NO_TOKENIZER(
@@ -193,7 +248,7 @@ def check_source(source: TemplateSource, tokenizer: TokenizerFiles) -> Result[Te
     templates: list[TemplateSummary] = []
     for entry in source.entries:
         recognition = recognize(entry.text)
-        lookalikes = find_lookalikes(entry.text)
+        lookalikes = scan_lookalikes(entry.text, keep=MAX_LISTED + 1)
         findings.extend(lint_entry(source, entry, tokenizer, recognition, lookalikes))
         templates.append(
             TemplateSummary(
@@ -201,7 +256,7 @@ def check_source(source: TemplateSource, tokenizer: TokenizerFiles) -> Result[Te
                 recognition.kind,
                 recognition.thinking_default,
                 recognition.tools,
-                len(lookalikes),
+                lookalikes.count,
             )
         )
     summary = TemplateCheckSummary(str(source.path), source.layout, templates)

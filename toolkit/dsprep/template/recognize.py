@@ -13,13 +13,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from dsprep.template.tokens import find_lookalikes, replace_lookalikes
+from dsprep.template.tokens import has_lookalikes, replace_lookalikes
 
 PUBLISHED = "published"
 VLLM_EXAMPLE = "vllm-example"
 DSPREP = "dsprep"
 DEEPSEEK_LIKE = "deepseek-like"
 UNKNOWN = "unknown"
+ABSENT = "absent"  # tokenizer_config.json has no chat_template
 
 FINGERPRINTS = {
     "1aae71067afbaf52a1e1c73bda769ec153914f16900d2321da9e79c0b7536a39": PUBLISHED,
@@ -61,6 +62,7 @@ class Recognition:
             DSPREP: f"dsprep's template v{self.dsprep_version}",
             DEEPSEEK_LIKE: "a modified DeepSeek-V3.1 template",
             UNKNOWN: "an unknown template",
+            ABSENT: "no chat template",
         }
         text = names[self.kind]
         return text + (" with ASCII-bar look-alike tokens" if self.ascii_bars else "")
@@ -94,7 +96,7 @@ def supports_tools(template: str) -> bool:
 
 
 def recognize(template: str) -> Recognition:
-    ascii_bars = bool(find_lookalikes(template))
+    ascii_bars = has_lookalikes(template)
     default = thinking_default(template)
     tools = supports_tools(template)
     marker = MARKER_RE.search(template)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,11 @@ from typing import Any, Literal
 import jinja2
 
 from dsprep.errors import InputError, MissingExtraError
+from dsprep.template.recognize import MARKER_RE
 from dsprep.template.sandbox import (
     DEFAULT_TIMEOUT,
     RenderLimitError,
-    compile_template,
+    compile_bounded,
     render_bounded,
 )
 
@@ -101,6 +103,18 @@ def _location(exc: jinja2.TemplateError) -> str:
     return f" (template line {lineno})" if lineno else ""
 
 
+def _limit_hint(source: str, request: RenderRequest) -> str:
+    """What to do about a template that hit a limit: dsprep's own is only ever stopped by
+    a request too large for one prompt."""
+    if MARKER_RE.search(source):
+        tools = len(request.tools or [])
+        return (
+            f"the request ({len(request.messages)} messages, {tools} tools) is too large for"
+            " one prompt: send fewer or shorter messages or tools"
+        )
+    return "the template is hostile or broken: replace it with dsprep template --force"
+
+
 def render_with_jinja(
     source: str,
     request: RenderRequest,
@@ -109,23 +123,33 @@ def render_with_jinja(
     origin: str = "chat template",
     timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
-    """The default engine: dsprep's transformers-equivalent sandbox, bounded in time and size."""
+    """The default engine: dsprep's transformers-equivalent sandbox, bounded in time and size
+    (``timeout`` covers compiling and rendering)."""
+    started = time.monotonic()
     try:
-        template = compile_template(source)
+        template = compile_bounded(source, timeout=timeout)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateRenderError(
             f"{origin}: Jinja syntax error at template line {exc.lineno}: {exc.message}",
             hint="fix the template, or replace it: dsprep template MODEL_DIR --thinking off",
             path=origin,
         ) from exc
+    except RenderLimitError as exc:
+        raise SandboxViolation(
+            f"{origin}: {exc.message}; not compiled",
+            hint="the template is hostile or broken: replace it with dsprep template --force",
+            path=origin,
+        ) from exc
+    remaining = timeout - (time.monotonic() - started)
     try:
-        return render_bounded(
-            template, template_variables(request, special_tokens), timeout=timeout
-        )
+        if remaining <= 0:
+            raise RenderLimitError(f"compiling took the whole {timeout:g} s")
+        variables = template_variables(request, special_tokens)
+        return render_bounded(template, variables, timeout=remaining, time_limit=timeout)
     except RenderLimitError as exc:
         raise SandboxViolation(
             f"{origin}: {exc.message}; rendering stopped",
-            hint="the template is hostile or broken: replace it with dsprep template --force",
+            hint=_limit_hint(source, request),
             path=origin,
         ) from exc
     except jinja2.exceptions.SecurityError as exc:
@@ -134,15 +158,8 @@ def render_with_jinja(
             hint="do not use this template; replace it with dsprep template --force",
             path=origin,
         ) from exc
-    except (
-        jinja2.TemplateError,
-        TypeError,
-        ValueError,
-        KeyError,
-        IndexError,
-        AttributeError,
-    ) as exc:
-        message = str(exc) if not isinstance(exc, jinja2.TemplateError) else exc.message
+    except Exception as exc:  # the template is code from the model repository: any error
+        message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
         if "no loader" in str(message) or isinstance(exc, jinja2.TemplateNotFound):
             raise SandboxViolation(
                 f"{origin}: the template tries to include or import another file",

@@ -16,6 +16,7 @@ from dsprep.atomic import atomic_write_text, backup_path
 from dsprep.findings import Finding, JsonPayload, Result, Severity
 from dsprep.template.build import build_template
 from dsprep.template.recognize import (
+    ABSENT,
     DSPREP,
     MARKER_RE,
     THINKING_DEFAULT_RE,
@@ -23,7 +24,12 @@ from dsprep.template.recognize import (
     recognize,
 )
 from dsprep.template.selftest import self_test_text
-from dsprep.template.source import REWRITTEN_NAMES, TemplateSource, read_source, with_templates
+from dsprep.template.source import (
+    REWRITTEN_NAMES,
+    TemplateSource,
+    read_source_or_absent,
+    with_templates,
+)
 from dsprep.template.tokens import load_tokenizer_files
 
 NO_NEWLINE = "\n\\ No newline at end of file\n"
@@ -33,6 +39,7 @@ class Action(str, Enum):
     """What the plan does to one template."""
 
     REPLACE = "replace"  # with dsprep's template
+    ADD = "add"  # dsprep's template where tokenizer_config.json has none
     SWITCH_DEFAULT = "switch-default"  # only the standard thinking-default line
     UP_TO_DATE = "up-to-date"
     REFUSE = "refuse"
@@ -98,7 +105,8 @@ class RewritePlan:
 
     @property
     def changed(self) -> list[EntryPlan]:
-        return [e for e in self.entries if e.action in (Action.REPLACE, Action.SWITCH_DEFAULT)]
+        changing = (Action.REPLACE, Action.ADD, Action.SWITCH_DEFAULT)
+        return [e for e in self.entries if e.action in changing]
 
     def diff(self) -> str:
         """A unified diff of every changed template (not of the JSON file's one long line)."""
@@ -132,8 +140,15 @@ def _plan_entry(text: str, options: RewriteOptions) -> tuple[Action, str, Recogn
 
 
 def plan_rewrite(target: Path, options: RewriteOptions) -> RewritePlan:
-    source = read_source(target)
+    source = read_source_or_absent(target)
     plan = RewritePlan(source)
+    if source.absent:  # nothing to keep: add dsprep's template, tools on unless --no-tools
+        new_text = build_template(thinking=options.thinking, tools=options.tools is not False)
+        location = source.location(source.entries[0])
+        plan.entries.append(
+            EntryPlan("default", location, Recognition(ABSENT), Action.ADD, "", new_text)
+        )
+        return plan
     for entry in source.entries:
         if source.layout == "config-list" and entry.name not in REWRITTEN_NAMES:
             continue
@@ -211,7 +226,7 @@ def rewrite(target: Path, options: RewriteOptions) -> Result[RewriteSummary]:
     if options.dry_run:
         return ended(RewriteStatus.WOULD_REWRITE, tested, diff)
     new_raw = with_templates(source, {e.name: e.new_text for e in plan.changed})
-    made = atomic_write_text(source.path, new_raw, backup=True)
+    made = atomic_write_text(source.path, new_raw, backup=True, force=options.force)
     for entry in plan.changed:
         findings.append(
             C.TEMPLATE_REWRITTEN(
@@ -222,6 +237,7 @@ def rewrite(target: Path, options: RewriteOptions) -> Result[RewriteSummary]:
                     if entry.action is Action.SWITCH_DEFAULT
                     else "dsprep's template"
                 )
+                + (" added as chat_template" if entry.action is Action.ADD else "")
                 + f" (thinking default {'on' if options.thinking else 'off'})",
             )
         )

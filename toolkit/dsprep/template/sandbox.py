@@ -5,19 +5,22 @@ lstrip_blocks=True)`` with the ``loopcontrols`` extension, its own ``tojson`` (n
 key order kept, no HTML escaping), the globals ``raise_exception`` and ``strftime_now``, a
 ``dict`` constructor and a ``namespace`` that refuses underscore attributes. This module builds
 the same environment without importing transformers, and adds what a template from an
-untrusted repository must not get: huge ranges, huge repetitions and powers, unbounded output
-or time, file access through ``{% include %}``.
+untrusted repository must not get: file access through ``{% include %}``, unbounded time, and
+any string or list larger than the limits of :mod:`dsprep.template.limits`.
+
+Nothing of a template runs at compile time: the optimizer is off, every filter and the output
+step take the render context (Jinja folds neither then), and the operators it would fold are
+intercepted. At render time every operator, filter, method call, ``~`` concatenation, block
+and macro output is size-checked before it allocates and charged to the render's budget.
 """
 
 from __future__ import annotations
 
-import json
-import operator
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -27,47 +30,48 @@ from typing import Any
 import jinja2
 import jinja2.ext
 import jinja2.utils
-from jinja2 import nodes
+from jinja2 import nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.runtime import Context
+from jinja2.lexer import Token, TokenStream
+from jinja2.runtime import Context, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-MAX_RANGE = 10_000  # items in one range(); transformers' jinja2 allows 100 000
-MAX_SEQUENCE = 10_000_000  # characters or items a single * or + may produce
-MAX_EXPONENT = 4_096
-MAX_OUTPUT = 16_000_000  # characters of rendered output
-DEFAULT_TIMEOUT = 5.0  # seconds
+from dsprep.template.filters import install
+from dsprep.template.filters import tojson as _tojson
+from dsprep.template.formatting import wrap_format
+from dsprep.template.guards import BINOPS, checked_method_call, checked_strftime
+from dsprep.template.limits import (
+    DEFAULT_TIMEOUT,
+    MAX_OUTPUT,
+    MAX_RANGE,
+    MAX_TEMPLATE_CHARS,
+    MAX_TEMPLATE_TOKENS,
+    RenderLimitError,
+    budget,
+    charge,
+    check_text,
+    refuse,
+    text_size,
+    to_text,
+)
 
-
-class RenderLimitError(TemplateError):
-    """The template tried to use more than the sandbox allows (size or time)."""
-
-
-def _size(value: Any) -> int | None:
-    return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "RenderLimitError",
+    "_tojson",
+    "chat_template_environment",
+    "compile_bounded",
+    "compile_template",
+    "render_bounded",
+]
 
 
 def _bounded_range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
-        raise RenderLimitError(
-            f"range() of {len(numbers)} items exceeds dsprep's limit {MAX_RANGE}"
-        )
+        refuse(f"range() of {len(numbers):,} items exceeds dsprep's limit {MAX_RANGE:,}")
     return numbers
-
-
-def _tojson(
-    value: Any,
-    ensure_ascii: bool = False,
-    indent: int | None = None,
-    separators: tuple[str, str] | None = None,
-    sort_keys: bool = False,
-) -> str:
-    """transformers' ``tojson``: plain json.dumps, non-ASCII kept, no HTML escaping."""
-    return json.dumps(
-        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
-    )
 
 
 def _raise_exception(message: str) -> None:
@@ -75,6 +79,7 @@ def _raise_exception(message: str) -> None:
 
 
 def _strftime_now(format_string: str) -> str:
+    checked_strftime(format_string)
     return datetime.now().strftime(format_string)
 
 
@@ -108,117 +113,196 @@ class _Namespace(jinja2.utils.Namespace):
             raise SecurityError(f"a namespace cannot hold the attribute {name!r}")
 
 
-def _checked_mul(left: Any, right: Any) -> Any:
-    for sequence, count in ((left, right), (right, left)):
-        size = _size(sequence)
-        if size is not None and isinstance(count, int) and size * count > MAX_SEQUENCE:
-            raise RenderLimitError(f"repeating {size} items {count} times exceeds {MAX_SEQUENCE}")
-    return operator.mul(left, right)
+def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    if n > 100 or max > 1000:
+        refuse("lipsum() larger than 100 paragraphs is not allowed")
+    return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
 
 
-def _checked_pow(left: Any, right: Any) -> Any:
-    if isinstance(right, int) and abs(right) > MAX_EXPONENT and left not in (0, 1, -1):
-        raise RenderLimitError(f"the power {left} ** {right} is too large for a chat template")
-    return operator.pow(left, right)
+@pass_context
+def _finalize(context: Context, value: Any) -> Any:
+    """What ``{{ value }}`` prints: ``str(value)``, size-checked before it is made."""
+    return to_text(value, "printing a value")
 
 
-def _checked_add(left: Any, right: Any) -> Any:
-    size_left, size_right = _size(left), _size(right)
-    if size_left is not None and size_right is not None and size_left + size_right > MAX_SEQUENCE:
-        raise RenderLimitError(f"a value longer than {MAX_SEQUENCE} items is too large")
-    return operator.add(left, right)
+_COMPACT = 65_536  # pieces of output kept apart before they are joined into one
 
 
-_GUARDED: dict[str, Callable[[Any, Any], Any]] = {
-    "*": _checked_mul,
-    "**": _checked_pow,
-    "+": _checked_add,
-}
+class OutputBuffer(list[Any]):
+    """The output of a macro or block: at most :data:`MAX_OUTPUT` characters, and never more
+    than :data:`_COMPACT` separate pieces (a loop printing one character at a time would
+    otherwise hold a pointer and often a string object per character)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+        self.joined = 0  # pieces at the start that are already joined chunks
 
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+    def append(self, piece: Any) -> None:
+        self.size += len(piece)
+        if self.size > MAX_OUTPUT:
+            refuse(f"the text of a macro or block exceeds {MAX_OUTPUT:,} characters")
+        super().append(piece)
+        if len(self) - self.joined > _COMPACT:
+            chunk = "".join(self[self.joined :])
+            del self[self.joined :]
+            super().append(chunk)
+            self.joined += 1
+
+    def extend(self, pieces: Iterable[Any]) -> None:
+        for piece in pieces:
+            self.append(piece)
 
 
 class _GuardedCodeGenerator(CodeGenerator):
-    """Compiles ``a ~ b`` so that the joined string is size-checked like ``+``."""
+    """Compiles ``a ~ b`` into a size-checked join (Jinja's own joins first, checks never)
+    and macro and block output into an :class:`OutputBuffer`."""
+
+    def buffer(self, frame: Frame) -> None:
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.output_buffer()")
+
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        if not isinstance(node.arg, nodes.Slice):  # Jinja slices without the environment
+            super().visit_Getitem(node, frame)
+            return
+        self.write("environment.checked_slice(")
+        self.visit(node.node, frame)
+        self.write(", slice(")
+        for index, part in enumerate((node.arg.start, node.arg.stop, node.arg.step)):
+            self.write(", " if index else "")
+            if part is None:
+                self.write("None")
+            else:
+                self.visit(part, frame)
+        self.write("))")
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.checked_concat(")
-        super().visit_Concat(node, frame)
-        self.write(")")
+        self.write("environment.checked_concat(context, (")
+        for part in node.nodes:
+            self.visit(part, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _counted(stream: TokenStream) -> Iterator[Token]:
+    for count, token in enumerate(stream, 1):
+        if count > MAX_TEMPLATE_TOKENS:
+            refuse(
+                f"the template has more than {MAX_TEMPLATE_TOKENS:,} Jinja tokens (template line"
+                f" {token.lineno}); a chat template has a few thousand"
+            )
+        yield token
 
 
 class ChatTemplateEnvironment(ImmutableSandboxedEnvironment):
-    """transformers' chat-template environment plus dsprep's size guards."""
+    """transformers' chat-template environment plus dsprep's size and time guards."""
 
-    intercepted_binops = frozenset(_GUARDED)
+    intercepted_binops = frozenset(BINOPS)
     code_generator_class = _GuardedCodeGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        guard = _GUARDED.get(operator)
+        guard = BINOPS.get(operator)
         if guard is not None:
             return guard(left, right)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        """Refuse padding a string to a size no prompt needs (``'x'.ljust(10**10)``)."""
-        if getattr(__obj, "__name__", "") in _PADDING_METHODS and isinstance(
-            getattr(__obj, "__self__", None), str
-        ):
-            for value in (*args, *kwargs.values()):
-                if isinstance(value, int) and value > MAX_SEQUENCE:
-                    raise RenderLimitError(f"padding a string to {value} characters is too large")
-        return super().call(__context, __obj, *args, **kwargs)
+        if not __self.is_safe_callable(__obj):
+            raise SecurityError(f"{__obj!r} is not safely callable")
+        return checked_method_call(__context.call, __obj, args, kwargs)
 
     @staticmethod
-    def checked_concat(value: Any) -> Any:
-        size = _size(value)
-        if size is not None and size > MAX_SEQUENCE:
-            raise RenderLimitError(f"a value longer than {MAX_SEQUENCE} characters is too large")
-        return value
+    def checked_slice(value: Any, part: slice) -> Any:
+        """``value[a:b:c]``: at most a copy of ``value``, charged to the render."""
+        sliced = value[part]
+        charge(sliced)
+        return sliced
 
+    def wrap_str_format(self, value: Any) -> Any:
+        return wrap_format(self, value)
 
-def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-    if n > 100 or max > 1000:
-        raise RenderLimitError("lipsum() larger than 100 paragraphs is not allowed")
-    return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+    output_buffer = OutputBuffer
 
+    @staticmethod
+    def concat(pieces: Iterable[str]) -> str:
+        """The join of a macro's, a block's or a whole render's output, size-checked."""
+        if not isinstance(pieces, OutputBuffer):  # Template.render's generator
+            buffered = OutputBuffer()
+            buffered.extend(pieces)
+            pieces = buffered
+        text = "".join(pieces)
+        charge(text)
+        return text
 
-def _width_checked(jinja_filter: Callable[..., Any]) -> Callable[..., Any]:
-    def checked(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(width, int) and width > MAX_SEQUENCE:
-            raise RenderLimitError(f"a width of {width} characters is too large")
-        return jinja_filter(value, width, *args, **kwargs)
+    @staticmethod
+    def checked_concat(context: Context, parts: tuple[Any, ...]) -> str:
+        """``a ~ b ~ …``: the sizes of the parts are added up before any text is made."""
+        escaping = bool(context.eval_ctx.autoescape)
+        size = sum(text_size(part) for part in parts)
+        check_text(6 * size if escaping else size, "joining values with ~")
+        texts = [part if isinstance(part, str) else str(part) for part in parts]
+        text = markup_join(texts) if escaping else "".join(texts)
+        charge(text)
+        return text
 
-    return checked
+    def _tokenize(
+        self, source: str, name: str | None, filename: str | None = None, state: str | None = None
+    ) -> TokenStream:
+        if len(source) > MAX_TEMPLATE_CHARS:
+            refuse(
+                f"the template has {len(source):,} characters (dsprep's limit is"
+                f" {MAX_TEMPLATE_CHARS:,})"
+            )
+        stream = super()._tokenize(source, name, filename, state)
+        return TokenStream(_counted(stream), name, filename)
 
 
 def chat_template_environment() -> ChatTemplateEnvironment:
     """A fresh environment configured as transformers configures its own (no loader)."""
     env = ChatTemplateEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[jinja2.ext.loopcontrols],
+        optimized=False,
+        finalize=_finalize,
     )
-    env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     env.globals["dict"] = _DictConstructor()
     env.globals["namespace"] = _Namespace
     env.globals["range"] = _bounded_range
     env.globals["lipsum"] = _bounded_lipsum
-    for name in ("center", "indent"):
-        env.filters[name] = _width_checked(env.filters[name])
+    install(env.filters, env.tests)
     return env
 
 
 @lru_cache(maxsize=32)
 def compile_template(source: str) -> jinja2.Template:
     """Compile ``source`` (cached, as transformers does); raises
-    :class:`jinja2.TemplateSyntaxError` with its line."""
+    :class:`jinja2.TemplateSyntaxError` with its line, or :class:`RenderLimitError`."""
     return chat_template_environment().from_string(source)
 
 
-class _Deadline(Exception):
-    pass
+def compile_bounded(source: str, *, timeout: float = DEFAULT_TIMEOUT) -> jinja2.Template:
+    """:func:`compile_template` within ``timeout`` seconds; a template that nests too deeply
+    or is too large is a :class:`RenderLimitError`, a syntax error a TemplateSyntaxError."""
+    try:
+        with _time_limit(timeout):
+            return compile_template(source)
+    except _Deadline:
+        refuse(f"compiling the template took longer than {timeout:g} s")
+    except (RecursionError, MemoryError):
+        refuse("the template nests its expressions or blocks too deeply to compile")
+    except SyntaxError as exc:  # Python's own limits on the code Jinja generates
+        refuse(f"the template nests its blocks too deeply to compile ({exc.msg})")
+
+
+class _Deadline(BaseException):
+    """The time is up (a BaseException, so that no ``except Exception`` can swallow it)."""
+
+
+_REFIRE = 0.05  # seconds: the alarm repeats until the limit is lifted
 
 
 @contextmanager
@@ -229,13 +313,17 @@ def _time_limit(seconds: float) -> Iterator[None]:
         def on_alarm(signum: int, frame: FrameType | None) -> None:
             raise _Deadline
 
+        started = time.monotonic()
         previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        outer = signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), _REFIRE)
         try:
             yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+            if outer[0] > 0:  # an enclosing limit keeps what is left of its time
+                left = max(outer[0] - (time.monotonic() - started), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left, outer[1])
         return
     deadline = time.monotonic() + seconds
 
@@ -253,26 +341,28 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def render_bounded(
-    template: jinja2.Template, variables: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    template: jinja2.Template,
+    variables: dict[str, Any],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    time_limit: float | None = None,
 ) -> str:
-    """Render ``template`` with a time limit and an output-size limit.
+    """Render ``template`` within ``timeout`` seconds and the limits of the sandbox
+    (``time_limit``: the limit the error names, when ``timeout`` is what is left of it).
 
     Raises :class:`RenderLimitError` when a limit is hit, and lets Jinja's own errors
     (:class:`jinja2.TemplateError`, including :class:`SecurityError`) through.
     """
-    pieces: list[str] = []
-    size = 0
+    pieces = OutputBuffer()
     try:
-        with _time_limit(timeout):
+        with budget(), _time_limit(timeout):
             for piece in template.generate(**variables):
-                size += len(piece)
-                if size > MAX_OUTPUT:
-                    raise RenderLimitError(f"the rendered prompt exceeds {MAX_OUTPUT} characters")
+                if pieces.size + len(piece) > MAX_OUTPUT:
+                    refuse(f"the rendered prompt exceeds {MAX_OUTPUT:,} characters")
                 pieces.append(piece)
     except _Deadline:
-        raise RenderLimitError(
-            f"rendering took longer than {timeout:g} s and was stopped"
-        ) from None
+        limit = timeout if time_limit is None else time_limit
+        raise RenderLimitError(f"rendering took longer than {limit:g} s and was stopped") from None
     except (RecursionError, MemoryError, OverflowError) as exc:
         raise RenderLimitError(f"the template exhausted a limit: {type(exc).__name__}") from None
     return "".join(pieces)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,12 +23,14 @@ from dsprep.findings import Finding
 from dsprep.resources import chat_templates_dir, load_schema
 from dsprep.template.recognize import supports_tools, thinking_default
 from dsprep.template.render import Dialect, RenderRequest, SandboxViolation, render_with_jinja
+from dsprep.template.sandbox import DEFAULT_TIMEOUT
 from dsprep.template.tokens import ASSISTANT, THINK, THINK_END, USER, TokenizerFiles
 from dsprep.template.toolcalls import call_blocks, parse_tool_calls
 
 CASES_NAME = "render-cases.json"
 SCHEMA_NAME = "render-cases.schema.json"
 DIALECTS: tuple[Dialect, ...] = ("transformers", "vllm")
+SELF_TEST_TIMEOUT = DEFAULT_TIMEOUT  # seconds for all the sandbox renders of one self-test
 
 Renderer = Callable[[RenderRequest], str]
 
@@ -224,11 +227,27 @@ def self_test_text(
     transformers: Renderer | None = None,
 ) -> SelfTestReport:
     """The self-test of ``template`` in the sandbox with the folder's special tokens;
-    ``transformers`` renders the transformers-dialect cases instead when given."""
+    ``transformers`` renders the transformers-dialect cases instead when given. The sandbox
+    renders share one time limit, :data:`SELF_TEST_TIMEOUT`."""
     special = tokenizer.special_tokens
+    deadline = time.monotonic() + SELF_TEST_TIMEOUT
 
     def jinja(request: RenderRequest) -> str:
-        return render_with_jinja(template, request, special, origin=origin)
+        try:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxViolation("")
+            return render_with_jinja(template, request, special, origin=origin, timeout=remaining)
+        except SandboxViolation as exc:
+            if time.monotonic() < deadline:
+                raise
+            raise SandboxViolation(
+                f"{origin}: the self-test's renders took longer than {SELF_TEST_TIMEOUT:g} s"
+                " in all and were stopped",
+                hint="the template is too slow to serve or hostile: replace it with dsprep"
+                f" template {tokenizer.folder} --thinking off --force",
+                path=origin,
+            ) from exc
 
     return run_self_test(
         template,

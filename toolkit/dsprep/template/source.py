@@ -78,6 +78,11 @@ class TemplateSource:
     raw: str
     entries: list[TemplateEntry] = field(default_factory=list)
 
+    @property
+    def absent(self) -> bool:
+        """A tokenizer_config.json without ``chat_template``: the entry is added on rewrite."""
+        return self.layout == "config-string" and self.entries[0].span is None
+
     def location(self, entry: TemplateEntry) -> str:
         if self.layout == "jinja-file":
             return str(self.path)
@@ -177,12 +182,64 @@ def read_source(target: Path) -> TemplateSource:
                 source.entries.append(entry)
         if source.entries:
             return source
-    missing = NoChatTemplateError if "chat_template" not in document else InputError
-    raise missing(
-        f"{path}: no chat_template in this file",
-        hint="the model has no chat template: add one to tokenizer_config.json first",
+    if "chat_template" not in document:
+        raise NoChatTemplateError(
+            f"{path}: no chat_template in this file",
+            hint=f"add dsprep's template: dsprep template {path.parent} --thinking off",
+            path=path,
+        )
+    raise InputError(
+        f"{path}: key 'chat_template' in {path.name} is {_what(value)}, not a template string"
+        " (or a list of {name, template})",
+        hint=f"set it to the template's text, or delete the key and add dsprep's template:"
+        f" dsprep template {path.parent} --thinking off",
         path=path,
     )
+
+
+def _what(value: Any) -> str:
+    """How a JSON value that is not a chat template reads in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list with no {name, template} entry" if value else "an empty list"
+    return "a string"  # pragma: no cover - strings are templates
+
+
+def read_source_or_absent(target: Path) -> TemplateSource:
+    """:func:`read_source`; for a tokenizer_config.json without ``chat_template``, a source
+    whose one ``default`` entry is empty and that :func:`with_templates` adds as a new key."""
+    try:
+        return read_source(target)
+    except NoChatTemplateError as missing:
+        path = Path(missing.path)
+        raw = read_text(path)
+        entry = TemplateEntry("default", "", None, ascii_escaped=raw.isascii())
+        return TemplateSource(path, path.parent, "config-string", raw, [entry])
+
+
+def _with_new_key(raw: str, key: str, literal: str) -> str:
+    """``raw`` (a JSON object) with ``"key": literal`` appended, in the file's own layout."""
+    start = _skip_ws(raw, 0)
+    end = _string_spans(raw, start, (), {})  # just past the object's closing brace
+    close = end - 1
+    last = close
+    while last > start + 1 and raw[last - 1] in " \t\r\n":
+        last -= 1
+    first = _skip_ws(raw, start + 1)
+    if raw[first] != '"':  # an empty object
+        return raw[:last] + f"\n  {json.dumps(key)}: {literal}\n" + raw[close:]
+    # The first key shows the file's indent and whether it writes ": " or ":".
+    _, key_end = json.decoder.scanstring(raw, first + 1)  # type: ignore[attr-defined]
+    colon = raw[key_end : _skip_ws(raw, _skip_ws(raw, key_end) + 1)]
+    indent = raw[start + 1 : first] or (" " if colon.endswith(" ") else "")
+    return raw[:last] + "," + indent + json.dumps(key) + colon + literal + raw[last:]
 
 
 def _is_ascii_escaped(raw: str, entry: TemplateEntry) -> bool:
@@ -197,6 +254,9 @@ def with_templates(source: TemplateSource, replacements: dict[str, str]) -> str:
     if source.layout == "jinja-file":
         return replacements.get("default", source.raw)
     text = source.raw
+    if source.absent:
+        literal = json.dumps(replacements["default"], ensure_ascii=source.entries[0].ascii_escaped)
+        text = _with_new_key(text, "chat_template", literal)
     # Replace from the end so earlier spans stay valid.
     for entry in sorted(source.entries, key=lambda e: e.span or (0, 0), reverse=True):
         if entry.name not in replacements or entry.span is None:
@@ -211,7 +271,7 @@ def _verify_round_trip(source: TemplateSource, text: str, replacements: dict[str
     before = json.loads(source.raw)
     after = json.loads(text)
     if source.layout == "config-string":
-        before["chat_template"] = replacements.get("default", before["chat_template"])
+        before["chat_template"] = replacements.get("default", before.get("chat_template"))
     else:
         for item in before["chat_template"]:
             if isinstance(item, dict) and str(item.get("name")) in replacements:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +90,17 @@ class Lookalike:
     replacement: str
 
 
-def line_column(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of ``offset`` in ``text``."""
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
+@dataclass(frozen=True)
+class LookalikeScan:
+    """The first look-alikes of a text (with position) and how many it holds in all."""
+
+    first: list[Lookalike]
+    count: int
 
 
+@lru_cache(maxsize=1024)
 def canonical_token(words: str) -> str:
+    """The real token whose words ``words`` spell (any separators, any case)."""
     key = re.sub(r"[ _\u2581]", " ", words)
     for name, token in _WORDS.items():
         if name.lower() == key.lower():
@@ -104,16 +108,36 @@ def canonical_token(words: str) -> str:
     raise KeyError(words)
 
 
-def find_lookalikes(text: str) -> list[Lookalike]:
-    """Every look-alike of a DeepSeek token in ``text`` (the real tokens are not reported)."""
-    found: list[Lookalike] = []
+def scan_lookalikes(text: str, keep: int | None = None) -> LookalikeScan:
+    """Every look-alike of a DeepSeek token in ``text`` (the real tokens are not reported),
+    counted in one pass; the first ``keep`` (all when None) with line and column."""
+    first: list[Lookalike] = []
+    count = 0
+    line, line_start, scanned = 1, 0, 0  # the line and its start, as of offset ``scanned``
     for match in LOOKALIKE_RE.finditer(text):
         replacement = canonical_token(match.group("words"))
         if match.group(0) == replacement:
             continue
-        line, column = line_column(text, match.start())
-        found.append(Lookalike(match.start(), line, column, match.group(0), replacement))
-    return found
+        count += 1
+        if keep is not None and len(first) >= keep:
+            continue
+        offset = match.start()
+        newlines = text.count("\n", scanned, offset)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", scanned, offset) + 1
+        scanned = offset
+        first.append(Lookalike(offset, line, offset - line_start + 1, match.group(0), replacement))
+    return LookalikeScan(first, count)
+
+
+def find_lookalikes(text: str) -> list[Lookalike]:
+    """Every look-alike of a DeepSeek token in ``text`` (the real tokens are not reported)."""
+    return scan_lookalikes(text).first
+
+
+def has_lookalikes(text: str) -> bool:
+    return any(m.group(0) != canonical_token(m.group("words")) for m in LOOKALIKE_RE.finditer(text))
 
 
 def replace_lookalikes(text: str) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from dsprep.findings import Finding, JsonPayload, Result
 from dsprep.profiles import Profile, profile_for
@@ -21,19 +22,21 @@ from dsprep.weights.inspect import Inspection, inspect_folder
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 
-@dataclass(frozen=True)
-class CheckOptions:
+class CheckOptions(msgspec.Struct, frozen=True):
     image: str | None = None  # the release's image tag; None: the newest bundled profile
     speculative: bool = False  # the MTP draft is loaded (--speculative-config)
     verify_hashes: bool = False
     sha256_file: Path | None = None
     fix: bool = False
+    force: bool = False  # --fix may replace a read-only config.json
     max_workers: int | None = None
     progress: Progress | None = None
 
 
-@dataclass(frozen=True)
-class HashSummary(JsonPayload):
+DEFAULT_OPTIONS = CheckOptions()
+
+
+class HashSummary(msgspec.Struct, JsonPayload, frozen=True):
     source: str
     files: int  # listed
     verified: int  # hashed and equal
@@ -41,8 +44,7 @@ class HashSummary(JsonPayload):
     failed: int  # differ, missing or unreadable
 
 
-@dataclass(frozen=True)
-class CheckSummary(JsonPayload):
+class CheckSummary(msgspec.Struct, JsonPayload, frozen=True):
     model_dir: str
     profile: str
     profile_is_default: bool
@@ -58,12 +60,12 @@ class CheckSummary(JsonPayload):
     mtp: bool  # the checkpoint has an MTP layer
     mtp_layers: list[int]
     exported_as: str | None  # the model dtype the checkpoint's tensors say
-    fixed: list[str] = field(default_factory=list)
+    fixed: list[str] = msgspec.field(default_factory=list)
     hashes: HashSummary | None = None
 
 
 def check_model_dir(
-    model_dir: Path, options: CheckOptions = CheckOptions()
+    model_dir: Path, options: CheckOptions = DEFAULT_OPTIONS
 ) -> Result[CheckSummary]:
     """Check the folder; ``InputError`` (exit 3) only when DIR or ``--image`` is unusable.
 
@@ -86,7 +88,7 @@ def _check(model: ModelDir, profile: Profile, options: CheckOptions) -> Result[C
     if options.fix:
         from dsprep.weights.fix import apply_fixes
 
-        fixed = apply_fixes(found)
+        fixed = apply_fixes(found, force=options.force)
         if fixed:
             found = inspect_folder(model, profile, speculative=options.speculative)
     hashes: HashSummary | None = None

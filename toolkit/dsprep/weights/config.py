@@ -14,8 +14,9 @@ I64 in a float16 one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from dsprep import catalogue as C
 from dsprep.errors import InputError
@@ -28,8 +29,7 @@ DTYPE_KEYS = ("torch_dtype", "dtype")  # newer transformers write ``dtype``
 DEFAULT_DTYPE = "bfloat16"  # what msmodelslim's W8A8 exports of DeepSeek-V3.1 are
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(msgspec.Struct, frozen=True):
     """A parsed config.json and what follows from it."""
 
     shown: str

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import add
 from typing import Any
+
+import msgspec
 
 from dsprep import catalogue as C
 from dsprep.family import ModelFamily, Role
@@ -35,8 +36,7 @@ SETTING_KEYS = frozenset(
 LOOKALIKE = "quant_model_description"
 
 
-@dataclass(frozen=True)
-class DescriptionNames:
+class DescriptionNames(msgspec.Struct, frozen=True):
     """The description files of a folder as the release sees them."""
 
     found: list[str]  # what the release takes for the description
@@ -103,8 +103,7 @@ def name_findings(
     return findings
 
 
-@dataclass(frozen=True)
-class Description:
+class Description(msgspec.Struct, frozen=True):
     """What the header checks need of a parsed description: the ``.weight`` entries' types."""
 
     name: str
@@ -238,48 +237,70 @@ def _fused_findings(description: Description, profile: Profile) -> list[Finding]
                         f"({group.module}) and fails: {message}",
                     )
                 )
-        experts = [m for m in group.members if ".0." in m]
+        experts = [m for m in group.members if ".0." in m]  # the fused MoE layer's experts
         if experts:
-            findings += _expert_findings(types, experts, shown, profile)
+            findings += _expert_findings(types, shown, profile, experts[0])
     return capped(findings, "layers")
 
 
 def _expert_findings(
-    types: Mapping[str, str], members: list[str], shown: str, profile: Profile
+    types: Mapping[str, str], shown: str, profile: Profile, member: str
 ) -> list[Finding]:
     """Every routed expert has expert 0's type: the fused MoE layer has one method.
 
-    Per MoE layer and leaf (``experts.0.gate_proj`` …), the layer's experts are looked up
-    as a whole list and compared with expert 0's type in C; a layer that disagrees is
-    walked to name the expert."""
-    base = os.path.basename(shown)
-    findings: list[Finding] = []
-    for member in members:
-        head, _, leaf = member.partition(".0.")  # experts.0.gate_proj -> experts, gate_proj
-        tail = f".{head}.0.{leaf}.weight"
-        zeros = list(compress(types, map(str.endswith, types, repeat(tail))))
-        for zero in zeros:
-            layer = zero[: -len(tail)]
-            expected = types[zero]
-            names: list[str] = []
-            index = 1
-            while (name := f"{layer}.{head}.{index}.{leaf}.weight") in types:
-                names.append(name)
-                index += 1
-            got = list(map(types.__getitem__, names))
-            if got.count(expected) == len(got):
-                continue
-            findings += [
-                C.GATE_UP_MISMATCH(
-                    shown,
-                    f"in {base}, {name} is {value!r} but {zero} is {expected!r}; vllm-ascend "
-                    f"{profile.name} loads every expert of the layer with expert 0's method",
-                    hint="give all experts of a layer the same type",
-                )
-                for name, value in zip(names, got, strict=True)
-                if value != expected
+    ``member`` names expert 0 in the profile's fused group (``experts.0.gate_proj``). An
+    expert can differ from its expert 0 only where one of the two has a type other than
+    the commonest type of all experts: only those entries (and, for an expert 0 of
+    another type, its layer's experts) are looked at one by one."""
+    head = member.partition(".0.")[0]  # experts
+    marker = f".{head}."
+    experts = list(compress(types, map(str.__contains__, types, repeat(marker))))
+    if not experts:
+        return []
+    kinds = list(map(types.__getitem__, experts))
+    if len(set(kinds)) == 1:  # one type for every expert (a C-level set, the usual case)
+        return []
+    common = Counter(kinds).most_common(1)[0][0]
+    odd = [n for n, t in zip(experts, kinds, strict=True) if t != common]
+    pairs: list[tuple[str, str]] = []  # (an expert, its expert 0) that disagree
+    for name in odd:
+        zero = _zero(name, marker)
+        if zero != name:
+            pairs.append((name, zero))
+        else:  # an expert 0 of another type: every expert of its layer and leaf
+            before, _, after = name.partition(f"{marker}0.")
+            pairs += [
+                (other, name)
+                for other in experts
+                if other.startswith(before + marker)
+                and other.endswith("." + after)
+                and other != name
+                and types[other] != types[name]
             ]
+    base = os.path.basename(shown)
+    seen: set[tuple[str, str]] = set()
+    findings = []
+    for name, zero in pairs:
+        want = types.get(zero)
+        if want is None or want == types[name] or (name, zero) in seen:
+            continue
+        seen.add((name, zero))
+        findings.append(
+            C.GATE_UP_MISMATCH(
+                shown,
+                f"in {base}, {name} is {types[name]!r} but {zero} is {want!r}; vllm-ascend "
+                f"{profile.name} loads every expert of the layer with expert 0's method",
+                hint="give all experts of a layer the same type",
+            )
+        )
     return findings
+
+
+def _zero(name: str, marker: str) -> str:
+    """``….experts.7.up_proj.weight`` → ``….experts.0.up_proj.weight``."""
+    at = name.rfind(marker) + len(marker)
+    end = name.find(".", at)
+    return f"{name[:at]}0{name[end:]}"
 
 
 def _float_findings(

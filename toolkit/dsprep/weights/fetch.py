@@ -1,47 +1,72 @@
 """`dsprep fetch`: download a W8A8 repo from ModelScope, config first, refusing FP8 early.
 
+0. Before any network: the ``modelscope`` extra is installed, ``--local-dir`` is writable;
+   then one bounded probe tells the hub from a silent host or a proxy's 404 page.
 1. Resolve one revision (the repo's default branch unless given) and pass it to every call.
-2. List the repo (sizes, SHA-256) through the real client.
-3. Fetch ``config.json`` and every ``*quant_model_description*.json`` into a staging folder,
-   check each against the listing's SHA-256 ourselves, move it into place.
-4. Run the quantization gate: FP8 → stop before a single shard is requested.
-5. Fetch the other small metadata the same way, then the shards with the client's own
-   parallel download (``.incomplete`` files, Range resume, SHA-256 while streaming).
-6. Write ``.dsprep/manifest.json`` only once every file is verified, then run the check.
+2. List the repo (sizes, SHA-256) through the real client; every listed name must be a plain
+   relative path inside the folder (:mod:`dsprep.weights.listing`), or nothing is fetched.
+3. Look at what the folder already holds (:mod:`dsprep.weights.local_files`): files whose
+   stat the manifest recorded are not read again; dsprep's own rewrites and the user's
+   edits are kept (``--overwrite-local`` backs edits up, then replaces them).
+4. Fetch ``config.json`` and every ``*quant_model_description*.json`` into a staging folder,
+   check each against the listing's SHA-256, move it into place.
+5. Run the quantization gate: FP8 → stop before a single shard is requested; so does a
+   config.json or description that is not a JSON object (an array, NaN, 200k-deep nesting).
+6. Fetch the other small metadata the same way, in parallel, then the shards with the
+   client's download (``.incomplete`` files, Range resume, SHA-256 while streaming).
+7. Write ``.dsprep/manifest.json`` (with each verified file's stat) once every file is in
+   place, then run the check.
+
+A run that fails or is refused before any file landed removes the folder it created.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import os
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dsprep.errors import DiskError, InputError, NetworkError
+from dsprep.errors import InputError
 from dsprep.family import DEFAULT_FAMILY
 from dsprep.findings import JsonPayload, Result
 from dsprep.profiles import Profile, profile_for
-from dsprep.weights.folder import ModelDir
-from dsprep.weights.hashes import sha256_file
+from dsprep.weights.fetch_files import (
+    Mover,
+    describe_changes,
+    disk,
+    local_notes,
+    remove_staging,
+)
+from dsprep.weights.fetch_target import CACHE, STAGING, MadeFolder, check_target
+from dsprep.weights.folder import ModelDir, PathEscape
+from dsprep.weights.hub_probe import probe_hub
 from dsprep.weights.hubclient import (
     HubClient,
-    IntegrityError,
+    Limits,
     RemoteFile,
-    preflight,
+    contained,
+    require_client,
     resolve_endpoint,
 )
-from dsprep.weights.inspect import Inspection, inspect_folder
-from dsprep.weights.manifest import STATE_DIR, Manifest, ManifestFile, manifest_path, write_manifest
+from dsprep.weights.inspect import CONFIG, Inspection, inspect_folder
+from dsprep.weights.listing import listing_findings
+from dsprep.weights.local_files import examine
+from dsprep.weights.manifest import (
+    STATE_DIR,
+    Manifest,
+    manifest_path,
+    recorded_files,
+    write_manifest,
+)
 from dsprep.weights.verdict import Quantization, Stage
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
 SMALL_METADATA_BYTES = 64 * 1024 * 1024
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-STAGING = "staging"
+# why nothing (or no shard) was downloaded: FetchSummary.refused_by
+BY_LISTING, BY_QUANTIZATION, BY_METADATA = "listing", "quantization", "metadata"
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,10 @@ class FetchOptions:
     token: str | None = None
     run_check: bool = True
     image: str | None = None  # the release the gate and the final check judge for
+    limits: Limits = field(default_factory=Limits)
+    verify: bool = False  # re-hash files the manifest says are unchanged
+    overwrite_local: bool = False  # replace local edits (backed up as <name>.dsprep-local)
+    progress: Callable[[int, int], None] | None = None  # (done, total) bytes re-hashed
 
 
 @dataclass(frozen=True)
@@ -71,7 +100,7 @@ class CheckBrief:
 
 @dataclass(frozen=True)
 class FetchSummary(JsonPayload):
-    """What ``dsprep fetch`` did: ``refused`` names why no shard was downloaded."""
+    """What ``dsprep fetch`` did: ``refused_by`` names why no shard was downloaded."""
 
     repo: str
     revision: str
@@ -81,10 +110,14 @@ class FetchSummary(JsonPayload):
     remote_files: int
     remote_bytes: int
     verdict: str = ""  # the quantization verdict of the gate: ascend, fp8, unverified
-    refused: bool = False  # the verdict stopped the download before any shard
+    refused: bool = False  # stopped before any shard was requested
+    refused_by: str = ""  # listing (a name outside the folder), quantization, metadata
     alternatives: list[str] = field(default_factory=list)
     downloaded: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)  # present, exactly the listed file
+    kept: list[str] = field(default_factory=list)  # differ from the hub, kept as they are
+    backups: list[str] = field(default_factory=list)  # --overwrite-local: the user's copies
+    hashed_bytes: int = 0  # bytes re-read to tell whether present files are the listed ones
     files: int = 0
     bytes: int = 0
     manifest: str | None = None
@@ -117,21 +150,38 @@ def fetch_model(options: FetchOptions) -> Result[FetchSummary]:
         )
     profile = profile_for(options.image)
     endpoint = resolve_endpoint(options.endpoint)
-    preflight(endpoint)
     local_dir = Path(options.local_dir).resolve()
+    require_client()
+    check_target(local_dir)
+    probe_hub(endpoint, options.model_id, options.limits)
+    made = MadeFolder(local_dir)
+    try:
+        result = _fetch(options, profile, endpoint, local_dir)
+    except BaseException:
+        made.undo()
+        raise
+    if result.payload.refused:
+        made.undo()
+    return result
+
+
+def _fetch(
+    options: FetchOptions, profile: Profile, endpoint: str, local_dir: Path
+) -> Result[FetchSummary]:
     state = local_dir / STATE_DIR
-    _disk(lambda: state.mkdir(parents=True, exist_ok=True), state)
     client = HubClient(
         options.model_id,
         endpoint,
-        cache_dir=options.cache_dir or state / "cache",
+        cache_dir=options.cache_dir or state / CACHE,
         config_dir=options.config_dir,
         token=options.token,
+        limits=options.limits,
     )
     revision = options.revision or client.default_revision()
     listing = client.list_files(revision)
+    where = f"{options.model_id}@{revision}"
     if not listing:
-        raise InputError(f"model {options.model_id}@{revision} lists no files at {endpoint}")
+        raise InputError(f"model {where} lists no files at {endpoint}")
     summary = FetchSummary(
         repo=options.model_id,
         revision=revision,
@@ -141,68 +191,90 @@ def fetch_model(options: FetchOptions) -> Result[FetchSummary]:
         remote_files=len(listing),
         remote_bytes=sum(f.size for f in listing),
     )
-    # A manifest says "complete": none may stand while this fetch changes the folder.
-    _disk(lambda: manifest_path(local_dir).unlink(missing_ok=True), manifest_path(local_dir))
-
+    escapes = listing_findings(listing, where)
+    if escapes:
+        return Result("fetch", replace(summary, refused=True, refused_by=BY_LISTING), escapes)
+    staging = state / STAGING
+    disk(lambda: staging.mkdir(parents=True, exist_ok=True), staging)
     gate_inputs = [f for f in listing if is_gate_input(f.path)]
     chosen = [
         f
         for f in listing
         if not is_gate_input(f.path) and selected(f.path, options.include, options.exclude)
     ]
-    metadata = [f for f in chosen if is_small_metadata(f)]
-    shards = [f for f in chosen if not is_small_metadata(f)]
-    staging = state / STAGING
-    downloaded: list[str] = []
-    for remote in gate_inputs:
-        if fetch_verified(client, remote, revision, local_dir, staging):
-            downloaded.append(remote.path)
+    files = gate_inputs + chosen
+    folder = ModelDir(local_dir)
+    try:
+        targets = {remote.path: contained(folder, remote.path) for remote in files}
+    except PathEscape as escape:  # e.g. a subfolder that is a symlink to elsewhere
+        remove_staging(staging)
+        refused = replace(summary, refused=True, refused_by=BY_LISTING)
+        return Result("fetch", refused, [escape.finding])
+    examined = examine(
+        folder,
+        files,
+        recorded_files(local_dir),
+        targets=targets,
+        verify=options.verify,
+        workers=max(options.max_workers, 8),
+        progress=options.progress,
+    )
+    mover = Mover(
+        client,
+        revision,
+        folder,
+        staging,
+        examined,
+        targets,
+        max_workers=options.max_workers,
+        overwrite_local=options.overwrite_local,
+    )
+    if any(mover.wanted(f) for f in files):
+        # A manifest says "complete": none may stand while this fetch changes the folder.
+        disk(lambda: manifest_path(local_dir).unlink(missing_ok=True), manifest_path(local_dir))
+    changes = describe_changes(folder, examined)
 
+    mover.small(gate_inputs)
     found = gate(local_dir, [f.path for f in listing], profile, options.allow_unverified)
     verdict = found.verdict
     assert verdict is not None
-    if verdict.refuses_download:
+    summary = replace(summary, verdict=verdict.quantization.value)
+    refused_by = BY_QUANTIZATION if verdict.refuses_download else ""
+    if not refused_by and unreadable_metadata(found):
+        refused_by = BY_METADATA  # config.json or the description is not a JSON object
+    if refused_by:
         family = found.config.family if found.config is not None else DEFAULT_FAMILY
         fp8 = verdict.quantization is Quantization.FP8
+        summary = replace(summary, **mover.summary_fields())
         summary = replace(
             summary,
-            verdict=verdict.quantization.value,
             refused=True,
-            downloaded=downloaded,
+            refused_by=refused_by,
             alternatives=list(family.w8a8_repos) if fp8 else [],
         )
-        _cleanup(staging)
-        return Result("fetch", summary, found.findings)
+        remove_staging(staging)
+        notes = local_notes(folder, examined, where, changes, mover.backups)
+        return Result("fetch", summary, [*notes, *found.findings])
     # Anything else the gate saw (a float16 dtype, a leftover quantization_config, ...) is
     # fixable after the download: the final check reports it with its fix.
-    summary = replace(summary, verdict=verdict.quantization.value)
     findings = [verdict.finding] if verdict.finding is not None else []
     if not options.run_check:
         findings = found.findings
 
-    for remote in metadata:
-        if fetch_verified(client, remote, revision, local_dir, staging):
-            downloaded.append(remote.path)
-    _cleanup(staging)
-    before = {f.path: _stamp(local_dir / f.path) for f in shards}
-    if shards:
-        client.download_many(shards, revision, local_dir, max(1, options.max_workers))
-    downloaded += [f.path for f in shards if _stamp(local_dir / f.path) != before[f.path]]
+    mover.small([f for f in chosen if is_small_metadata(f)])
+    remove_staging(staging)
+    mover.large([f for f in chosen if not is_small_metadata(f)])
+    findings = [*local_notes(folder, examined, where, changes, mover.backups), *findings]
 
-    files = gate_inputs + chosen
-    manifest = Manifest(
-        repo=options.model_id,
-        revision=revision,
-        endpoint=endpoint,
-        files=[ManifestFile(f.path, f.size, _verified_sha(local_dir, f)) for f in files],
-    )
-    written = write_manifest(local_dir, manifest)
+    entries = [e for e in (mover.manifest_entry(f) for f in files) if e is not None]
+    manifest = Manifest(repo=options.model_id, revision=revision, endpoint=endpoint, files=entries)
+    written = manifest_path(local_dir)
+    disk(lambda: write_manifest(local_dir, manifest), written)
     summary = replace(
         summary,
+        **mover.summary_fields(),
         files=len(files),
         bytes=sum(f.size for f in files),
-        downloaded=downloaded,
-        reused=sorted(set(f.path for f in files) - set(downloaded)),
         manifest=str(written),
     )
     if options.run_check:
@@ -212,38 +284,6 @@ def fetch_model(options: FetchOptions) -> Result[FetchSummary]:
         findings += checked.findings
         summary = replace(summary, check=CheckBrief(checked.status, checked.codes()))
     return Result("fetch", summary, findings)
-
-
-def fetch_verified(
-    client: HubClient, remote: RemoteFile, revision: str, local_dir: Path, staging: Path
-) -> bool:
-    """Put one small file in place, checked against the listing; True if it was downloaded.
-
-    The download lands in ``staging`` and only a file whose SHA-256 matches the listing
-    is moved to its final name, so a wrong or partial file never looks like the real one.
-    """
-    target = local_dir / remote.path
-    if _same_size(target, remote.size) and (
-        not remote.sha256 or sha256_file(target) == remote.sha256
-    ):
-        return False
-    staged = client.download_one(remote, revision, staging)
-    actual = sha256_file(staged)
-    if remote.sha256 and actual != remote.sha256:
-        staged.unlink(missing_ok=True)
-        raise IntegrityError(
-            f"{remote.path} from {client.repo}@{revision} has SHA-256 {actual[:16]}…, "
-            f"but the hub lists {remote.sha256[:16]}…; it was not written to {local_dir}",
-            hint="the hub served other bytes than it lists: run again later, or report it",
-            path=remote.path,
-        )
-
-    def move() -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-
-    _disk(move, target)
-    return True
 
 
 def gate(
@@ -258,45 +298,11 @@ def gate(
     )
 
 
-def _verified_sha(local_dir: Path, remote: RemoteFile) -> str:
-    """The listed SHA-256 (the client or we checked it); hashed here if the hub lists none."""
-    target = local_dir / remote.path
-    if not _same_size(target, remote.size):
-        raise NetworkError(
-            f"{target} is missing or has the wrong size after the download",
-            hint="run the same command again to resume",
-            path=target,
-        )
-    return remote.sha256 or sha256_file(target)
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """(inode, mtime) to tell whether the client replaced a file."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
-
-
-def _same_size(path: Path, size: int) -> bool:
-    try:
-        return path.is_file() and path.stat().st_size == size
-    except OSError:
-        return False
-
-
-def _disk(action: Callable[[], object], path: Path) -> None:
-    try:
-        action()
-    except OSError as exc:
-        raise DiskError(
-            f"cannot write {path}: {exc.strerror or exc}",
-            hint="free disk space or fix the folder's permissions, then run again",
-            path=path,
-        ) from exc
-
-
-def _cleanup(staging: Path) -> None:
-    with contextlib.suppress(OSError):
-        shutil.rmtree(staging)
+def unreadable_metadata(found: Inspection) -> bool:
+    """config.json or the chosen description is present but not a JSON object (its
+    ``invalid-json`` finding is among the gate's): nothing to judge the shards by."""
+    local = set(found.model.entries())
+    chosen = found.descriptions.chosen
+    bad_config = CONFIG in local and found.config is None
+    bad_description = chosen is not None and chosen in local and found.description is None
+    return bad_config or bad_description

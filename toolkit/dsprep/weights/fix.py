@@ -7,7 +7,8 @@ Safe repairs (each idempotent: a second run finds nothing to do and writes nothi
 - set ``torch_dtype`` (and ``dtype`` if present) to the dtype the checkpoint was exported
   for: the one its ``deq_scale`` tensors say, else bfloat16. A float16 export (I64
   ``deq_scale``) is never switched to bfloat16: that would corrupt its scales.
-config.json is rewritten through :mod:`dsprep.atomic` (backup ``config.json.dsprep-orig``).
+config.json is rewritten through :mod:`dsprep.atomic` (backup ``config.json.dsprep-orig``;
+owner, group and mode kept; a read-only config.json only with ``force``).
 Everything else is only reported.
 """
 
@@ -27,15 +28,18 @@ from dsprep.weights.inspect import Inspection
 from dsprep.weights.verdict import Quantization
 
 
-def apply_fixes(found: Inspection) -> list[Finding]:
-    """Apply the safe repairs to the inspected folder; one ``fixed`` (info) finding each."""
+def apply_fixes(found: Inspection, *, force: bool = False) -> list[Finding]:
+    """Apply the safe repairs to the inspected folder; one ``fixed`` (info) finding each.
+
+    A read-only config.json is refused (a :class:`DiskError` naming it) unless ``force``.
+    """
     fixed: list[Finding] = []
     names = found.descriptions
     if not names.found and len(names.misnamed) == 1:
         fixed += _rename_description(found, names.misnamed[0])
     fp8 = found.verdict is not None and found.verdict.quantization is Quantization.FP8
     if found.config is not None and not fp8:
-        fixed += _fix_config(found)
+        fixed += _fix_config(found, force=force)
     return fixed
 
 
@@ -46,14 +50,15 @@ def _rename_description(found: Inspection, name: str) -> list[Finding]:
         source = model.resolve(name)
         target = model.resolve(target_name)
     except FolderProblem as problem:  # a look-alike symlinked out of the folder: not ours
-        return [problem.finding]
+        # the inspection already reports it (path-escape); say it once
+        return [] if problem.finding in found.findings else [problem.finding]
     try:
         content = source.read_bytes()
     except OSError as exc:
         raise DiskError(
             f"cannot read {model.display(name)}: {exc.strerror or exc}", path=model.display(name)
         ) from exc
-    atomic_write_bytes(target, content, backup=False)
+    atomic_write_bytes(target, content, backup=False, like=source)  # its owner and mode
     backup = backup_path(source)
     try:
         if backup.exists():
@@ -95,13 +100,13 @@ def fixed_config(found: Inspection) -> tuple[dict[str, Any], list[str]]:
     return new, changes
 
 
-def _fix_config(found: Inspection) -> list[Finding]:
+def _fix_config(found: Inspection, *, force: bool) -> list[Finding]:
     new, changes = fixed_config(found)
     if not changes:
         return []
     path = found.model.resolve("config.json")
     text = json.dumps(new, ensure_ascii=False, indent=2) + "\n"
-    backup = atomic_write_text(path, text)
+    backup = atomic_write_text(path, text, force=force)
     shown = found.shown("config.json")
     kept = f" (original kept as config.json{BACKUP_SUFFIX})" if backup is not None else ""
     return [C.FIXED(shown, f"{change}{kept}") for change in changes]

@@ -56,6 +56,14 @@ class JsonProblem(FolderProblem):
     """A JSON file is unreadable, not JSON, or not an object."""
 
 
+def permission_hint(shown: str) -> str:
+    """The fix for a file dsprep may not read (vLLM, run by the same user, could not either)."""
+    return (
+        f"check the permissions of {shown}: the user running dsprep (and vLLM) must be able "
+        "to read it"
+    )
+
+
 def json_error(raw: bytes, error: Exception) -> str:
     """msgspec's message, with the line and column of its byte offset when it names one."""
     import re
@@ -121,7 +129,10 @@ class ModelDir:
             problem = f"{name!r} points outside the model folder"
         if problem:
             raise PathEscape(self._escape(source or name, f"{problem}{where}; it was not read"))
-        real = os.path.realpath(self.real / name)
+        joined = os.path.join(self.real, name)
+        if "/" not in name and not os.path.islink(joined):
+            return Path(joined)  # a plain entry of the (real) folder: nothing to resolve
+        real = os.path.realpath(joined)
         if not self.contains(real):
             raise PathEscape(
                 self._escape(
@@ -146,7 +157,13 @@ class ModelDir:
                     raise self._json(shown, f"is {size} bytes, too large for this file")
                 return handle.read()
         except OSError as exc:
-            raise self._json(shown, f"cannot be read: {exc.strerror or exc}") from exc
+            problem = f"cannot be read: {exc.strerror or exc}"
+            if isinstance(exc, PermissionError):
+                finding = C.INVALID_JSON(
+                    shown, f"{os.path.basename(shown)} {problem}", hint=permission_hint(shown)
+                )
+                raise JsonProblem(finding) from exc
+            raise self._json(shown, problem) from exc
 
     def load_json_object(self, name: str) -> dict[str, Any]:
         """Parse ``name`` as a JSON object; :class:`FolderProblem` when it is not one."""

@@ -50,7 +50,12 @@ def manifest_targets(model: ModelDir) -> list[HashTarget]:
     schema validator of :func:`dsprep.weights.manifest.load_manifest` for the exact error.
     (Importing jsonschema with its format checkers costs ~2 s, longer than hashing 2 GB.)
     """
-    from dsprep.weights.manifest import MANIFEST_FORMAT, load_manifest, manifest_path
+    from dsprep.weights.manifest import (
+        MANIFEST_FORMAT,
+        load_manifest,
+        manifest_path,
+        well_typed_entry,
+    )
 
     path = manifest_path(model.path)
     try:
@@ -58,7 +63,7 @@ def manifest_targets(model: ModelDir) -> list[HashTarget]:
         targets = [
             HashTarget(f["path"], f["sha256"], f["size"])
             for f in document["files"]
-            if set(f) == {"path", "size", "sha256"}
+            if well_typed_entry(f)  # the optional stat keys are fetch's, not needed here
         ]
         well_formed = (
             document["format"] == MANIFEST_FORMAT
@@ -145,6 +150,30 @@ def sha256_file(
     return digest.hexdigest()
 
 
+class ThreadedHasher:
+    """SHA-256 of files hashed by a pool of threads: one read buffer per thread, and the
+    bytes hashed so far reported as ``progress(done, total)``."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total = total
+        self.progress = progress
+        self._done = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _report(self, count: int) -> None:
+        if self.progress is not None:
+            with self._lock:
+                self._done += count
+                self.progress(self._done, self.total)
+
+    def sha256(self, path: Path) -> str:
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is None:
+            buffer = self._local.buffer = bytearray(BLOCK_BYTES)
+        return sha256_file(path, buffer, self._report)
+
+
 def hash_findings(
     model: ModelDir,
     targets: list[HashTarget],
@@ -184,25 +213,13 @@ def hash_findings(
             continue
         jobs.append((target, real, size))
     jobs.sort(key=lambda job: -job[2])
-    lock = threading.Lock()
-    done = [0]
-    total = sum(job[2] for job in jobs)
-    local = threading.local()
-
-    def report(count: int) -> None:
-        if progress is not None:
-            with lock:
-                done[0] += count
-                progress(done[0], total)
+    hasher = ThreadedHasher(sum(job[2] for job in jobs), progress)
 
     def work(job: tuple[HashTarget, Path, int]) -> tuple[FileCheck, Finding | None]:
         target, real, _ = job
-        buffer = getattr(local, "buffer", None)
-        if buffer is None:
-            buffer = local.buffer = bytearray(BLOCK_BYTES)
         shown = model.display(target.name)
         try:
-            actual = sha256_file(real, buffer, report)
+            actual = hasher.sha256(real)
         except OSError as exc:
             return FileCheck.FAILED, _mismatch(shown, source, f"cannot be read: {exc}")
         if actual != target.sha256.lower():

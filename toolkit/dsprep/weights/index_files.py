@@ -1,8 +1,9 @@
 """The shard-index checks of single files, as the ``dsprep-check-index`` hook passes them.
 
-For a given ``*.safetensors.index.json``: every shard it names exists (inside the folder)
-and holds the tensors the index puts there. For a given ``*.safetensors``: its header is
-sound, it is not truncated, and it agrees with the folder's index. Git-LFS pointer files
+For every ``*.safetensors.index.json`` of a folder a given file is in: every shard it names
+exists (inside the folder) and holds the tensors the index puts there. For a given
+``*.safetensors``: its header is sound, it is not truncated, and it agrees with the
+folder's index. Git-LFS pointer files
 (an unsmudged checkout) stand in for their shard: their ``size`` is the file size, header
 checks are skipped with an ``lfs-pointer`` note — a pointer is never reported as corrupt.
 Every shard is read by :func:`~dsprep.weights.inspect.read_shard`, the reader ``check``
@@ -49,10 +50,17 @@ class _Folder:
 
 
 def index_findings(folder: Path, names: list[str], profile: Profile) -> list[Finding]:
-    """Findings for the given index and shard files ``names`` of ``folder``."""
+    """Findings for the given shard files ``names`` of ``folder`` and for every index there.
+
+    Every index of the folder is checked whatever was given (a changed or deleted shard
+    matters to the index that names it); ``names`` may be empty (a commit that only
+    deletes a shard: the hook learns the folder from git).
+    """
     state = _Folder(ModelDir(folder), profile)
     entries = state.model.entries()
-    main, stray = idx.choose_index(idx.index_names(entries))
+    indexes = idx.index_names(entries)
+    main, stray = idx.choose_index(indexes)
+    names = [*indexes, *(name for name in names if name not in indexes)]
     has_description = description_names(entries, profile).present
     for name in names:
         if not name.endswith(idx.INDEX_SUFFIX):

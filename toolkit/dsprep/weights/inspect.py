@@ -11,8 +11,10 @@ to the folder's.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
+
+import msgspec
 
 from dsprep import catalogue as C
 from dsprep.family import DEFAULT_FAMILY, ModelFamily
@@ -32,6 +34,7 @@ from dsprep.weights.description import (
 from dsprep.weights.folder import FolderProblem, ModelDir
 from dsprep.weights.lfs import LfsPointer, read_lfs_pointer
 from dsprep.weights.shards import (
+    Chunk,
     HeaderError,
     ShardHeader,
     bad_header_finding,
@@ -44,8 +47,7 @@ from dsprep.weights.verdict import QuantEvidence, Quantization, Stage, Verdict, 
 CONFIG = "config.json"
 
 
-@dataclass
-class Inspection:
+class Inspection(msgspec.Struct):
     """What was read, and the findings by part (the quant hook reports only some parts)."""
 
     model: ModelDir
@@ -55,14 +57,16 @@ class Inspection:
     config: ModelConfig | None = None
     description: Description | None = None
     index: idx.IndexDigest | None = None
-    headers: dict[str, ShardHeader] = field(default_factory=dict)
+    headers: dict[str, ShardHeader] = msgspec.field(default_factory=dict)
     checks: ShardChecks | None = None
     verdict: Verdict | None = None
-    config_findings: list[Finding] = field(default_factory=list)
-    description_findings: list[Finding] = field(default_factory=list)
-    content_findings: list[Finding] = field(default_factory=list)  # judged after the verdict
-    index_findings: list[Finding] = field(default_factory=list)
-    shard_findings: list[Finding] = field(default_factory=list)
+    config_findings: list[Finding] = msgspec.field(default_factory=list)
+    description_findings: list[Finding] = msgspec.field(default_factory=list)
+    content_findings: list[Finding] = msgspec.field(
+        default_factory=list
+    )  # judged after the verdict
+    index_findings: list[Finding] = msgspec.field(default_factory=list)
+    shard_findings: list[Finding] = msgspec.field(default_factory=list)
 
     def shown(self, name: str) -> str:
         return self.model.display(name)
@@ -158,7 +162,8 @@ def _read_index(found: Inspection, local: list[str]) -> None:
         return
     family, _ = _family(found)
     try:
-        digest = idx.read_index(found.model, main, family.fp8_scale_suffix)
+        shards = tuple(n for n in local if n.endswith(idx.SHARD_SUFFIX))
+        digest = idx.read_index(found.model, main, family.fp8_scale_suffix, shards)
     except FolderProblem as problem:
         found.index_findings.append(problem.finding)
         return
@@ -226,27 +231,6 @@ def read_shard(
             else idx.broken_symlink_finding(name, shown)
         )
         return None
-    pointer = read_lfs_pointer(real) if real.is_file() else None
-    if pointer is not None:
-        if pointers is not None:
-            pointers[name] = pointer
-            findings.append(
-                C.LFS_POINTER(
-                    shown,
-                    f"{name} is a git-lfs pointer (the shard is {pointer.size} bytes upstream): "
-                    "header checks skipped",
-                    hint="run `git lfs pull` to check the shard itself",
-                    severity=Severity.INFO,
-                )
-            )
-        else:
-            findings.append(
-                C.LFS_POINTER(
-                    shown,
-                    f"{name} is a git-lfs pointer ({pointer.size} bytes upstream), not the shard",
-                )
-            )
-        return None
     if checks is not None:
         checks.begin(name, shown)
     try:
@@ -258,7 +242,7 @@ def read_shard(
     except HeaderError as error:
         if checks is not None:
             checks.end(ok=False)
-        findings.append(bad_header_finding(name, shown, error))
+        findings.append(_unreadable(name, shown, real, error, pointers))
         return None
     if checks is not None:
         checks.end(ok=True)
@@ -266,18 +250,43 @@ def read_shard(
     return header
 
 
-def _collect(into: set[str], names: list[str], _infos: object) -> None:
-    into.update(names)
+def _unreadable(
+    name: str, shown: str, real: Path, error: HeaderError, pointers: dict[str, LfsPointer] | None
+) -> Finding:
+    """A header that does not parse: a git-lfs pointer (a note where ``pointers`` collects
+    them, an error otherwise), or a bad header."""
+    pointer = read_lfs_pointer(real) if real.is_file() else None
+    if pointer is None:
+        return bad_header_finding(name, shown, error)
+    if pointers is not None:
+        pointers[name] = pointer
+        return C.LFS_POINTER(
+            shown,
+            f"{name} is a git-lfs pointer (the shard is {pointer.size} bytes upstream): "
+            "header checks skipped",
+            hint="run `git lfs pull` to check the shard itself",
+            severity=Severity.INFO,
+        )
+    return C.LFS_POINTER(
+        shown, f"{name} is a git-lfs pointer ({pointer.size} bytes upstream), not the shard"
+    )
+
+
+def _collect(into: set[str], chunk: Chunk) -> None:
+    into.update(chunk.names)
 
 
 def index_agreement(model: ModelDir, index: idx.IndexDigest, checks: ShardChecks) -> list[Finding]:
-    """Each indexed shard that was read reproduces the index's digest; the ones that do
-    not are read again to name the tensors."""
-    disagreeing = [
-        name
-        for name, shard in checks.shards.items()
-        if name in index.counts and not index.agrees(name, shard.tensors, shard.digest)
-    ]
+    """The shards reproduce the index: per shard its count, together its digest. When they
+    do not, per-shard digests (the index read again) say which shards disagree, and those
+    are read again to name the tensors."""
+    read = {n: s for n, s in checks.shards.items() if n in index.counts}
+    miscounted = [n for n, s in read.items() if index.counts[n] != s.tensors]
+    whole = not miscounted and len(read) == len(index.counts)
+    if whole and sum(s.digest for s in read.values()) == index.digest:
+        return []
+    digests = idx.shard_digests(model, index)
+    disagreeing = [n for n, s in read.items() if n in miscounted or digests.get(n) != s.digest]
     names: dict[str, set[str]] = {}
     for shard in disagreeing:
         collected: set[str] = set()

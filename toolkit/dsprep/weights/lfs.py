@@ -8,8 +8,9 @@ reported as corruption.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 POINTER_MAX_BYTES = 1024  # git-lfs never writes larger pointers
 _VERSION_PREFIX = b"version https://git-lfs.github.com/spec/"
@@ -17,8 +18,7 @@ _OID = re.compile(r"^oid sha256:([0-9a-f]{64})$")
 _SIZE = re.compile(r"^size (\d+)$")
 
 
-@dataclass(frozen=True)
-class LfsPointer:
+class LfsPointer(msgspec.Struct, frozen=True):
     oid_sha256: str
     size: int
 

@@ -1,4 +1,10 @@
-"""`.dsprep/manifest.json`: what was downloaded, with sizes and SHA-256, for offline checks."""
+"""`.dsprep/manifest.json`: what was downloaded, with sizes and SHA-256, for offline checks.
+
+Each file may also carry the stat it had when dsprep last verified it (``mtime_ns``,
+``ctime_ns``, ``inode``; ``size`` is there anyway): a later ``dsprep fetch`` that finds
+the same stat skips re-reading the file (``--verify`` re-hashes anyway). Manifests written
+before these keys existed load as they are; their files are simply hashed once more.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +23,31 @@ STATE_DIR = ".dsprep"
 MANIFEST_NAME = "manifest.json"
 
 
+STAT_KEYS = ("mtime_ns", "ctime_ns", "inode")
+
+
 @dataclass(frozen=True)
 class ManifestFile:
     path: str
     size: int
     sha256: str
+    # the stat of the file when it was verified; None when not known (or not verified)
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
+    inode: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"path": self.path, "size": self.size, "sha256": self.sha256}
+        for key in STAT_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                entry[key] = value
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> ManifestFile:
+        stat = {key: entry[key] for key in STAT_KEYS if key in entry}
+        return cls(entry["path"], entry["size"], entry["sha256"], **stat)
 
 
 @dataclass
@@ -39,10 +65,7 @@ class Manifest:
             "revision": self.revision,
             "endpoint": self.endpoint,
             "tool": self.tool,
-            "files": [
-                {"path": f.path, "size": f.size, "sha256": f.sha256}
-                for f in sorted(self.files, key=lambda f: f.path)
-            ],
+            "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.path)],
         }
 
 
@@ -85,7 +108,39 @@ def load_manifest(path: Path) -> Manifest:
         revision=document["revision"],
         endpoint=document["endpoint"],
         tool=document.get("tool", ""),
-        files=[ManifestFile(f["path"], f["size"], f["sha256"]) for f in document["files"]],
+        files=[ManifestFile.from_json(f) for f in document["files"]],
+    )
+
+
+def recorded_files(model_dir: Path) -> dict[str, ManifestFile]:
+    """The files an existing manifest records, by path; {} when there is none or it is not
+    readable. Lenient and fast (no schema validation): only well-typed entries are kept,
+    and the caller trusts a record only as far as the file's stat still matches it."""
+    try:
+        document = json.loads(manifest_path(model_dir).read_bytes())
+        entries = document["files"] if document.get("format") == MANIFEST_FORMAT else []
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {}
+    records: dict[str, ManifestFile] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if well_typed_entry(entry):
+            record = ManifestFile.from_json(entry)
+            records[record.path] = record
+    return records
+
+
+ENTRY_KEYS = {"path", "size", "sha256"}
+
+
+def well_typed_entry(entry: Any) -> bool:
+    """A ``files[]`` entry with exactly the known keys, each of its type (path checks apart)."""
+    if not isinstance(entry, dict) or not ENTRY_KEYS <= set(entry) <= {*ENTRY_KEYS, *STAT_KEYS}:
+        return False
+    numbers = [entry["size"], *(entry[k] for k in STAT_KEYS if k in entry)]
+    return (
+        isinstance(entry["path"], str)
+        and isinstance(entry["sha256"], str)
+        and all(type(n) is int and n >= 0 for n in numbers)
     )
 
 

@@ -23,7 +23,6 @@ import math
 import os
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, itemgetter, mul, sub
 from pathlib import Path
@@ -34,7 +33,7 @@ import msgspec
 from dsprep import catalogue as C
 from dsprep.errors import InputError
 from dsprep.findings import Finding
-from dsprep.weights.folder import json_error, open_regular
+from dsprep.weights.folder import json_error, open_regular, permission_hint
 
 # The safetensors library refuses headers above 100 MB; so do we, before allocating.
 MAX_HEADER_BYTES = 100_000_000
@@ -94,11 +93,19 @@ _OFFSETS = attrgetter("data_offsets")
 _START = itemgetter(0)
 _END = itemgetter(1)
 
-Visit = Callable[[list[str], list[TensorInfo]], None]
+
+class Chunk(msgspec.Struct, frozen=True):
+    """Up to :data:`CHUNK` validated tensors of a shard, in header order."""
+
+    names: list[str]
+    infos: list[TensorInfo]
+    dtypes: list[str]
 
 
-@dataclass(frozen=True)
-class ShardHeader:
+Visit = Callable[[Chunk], None]
+
+
+class ShardHeader(msgspec.Struct, frozen=True):
     """The validated header of one shard plus what the file system says about it."""
 
     path: Path
@@ -107,7 +114,7 @@ class ShardHeader:
     data_bytes: int  # length of the data region the header declares (max end offset)
     tensors: int
     dtypes: frozenset[str]
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def declared_size(self) -> int:
@@ -138,8 +145,8 @@ class HeaderError(InputError):
 
     code = C.BAD_HEADER.code
 
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}", hint=C.BAD_HEADER.fix, path=path)
+    def __init__(self, path: Path, problem: str, *, hint: str = C.BAD_HEADER.fix) -> None:
+        super().__init__(f"{path}: {problem}", hint=hint, path=path)
         self.problem = problem
 
 
@@ -167,7 +174,8 @@ def read_header_bytes(path: Path) -> tuple[bytes, int]:
     try:
         handle = open_regular(path)
     except OSError as exc:
-        raise HeaderError(path, exc.strerror or str(exc)) from exc
+        hint = permission_hint(str(path)) if isinstance(exc, PermissionError) else C.BAD_HEADER.fix
+        raise HeaderError(path, exc.strerror or str(exc), hint=hint) from exc
     with handle:
         size = os.fstat(handle.fileno()).st_size
         if size < 8:
@@ -218,13 +226,14 @@ def scan_shard(
     for at in range(0, len(names), CHUNK):
         chunk_names = names[at : at + CHUNK]
         infos = _decode(path, chunk_names, raws[at : at + CHUNK])
-        _check_sizes(path, chunk_names, infos)
+        chunk = Chunk(chunk_names, infos, list(map(_DTYPE, infos)))
         offsets = list(map(_OFFSETS, infos))
+        _check_sizes(path, chunk, offsets)
         starts.extend(map(_START, offsets))
         ends.extend(map(_END, offsets))
-        dtypes.update(map(_DTYPE, infos))
+        dtypes.update(chunk.dtypes)
         if visit is not None:
-            visit(chunk_names, infos)
+            visit(chunk)
     del raws
     if entries_seen is not None:
         entries_seen(ShardEntries(entries))
@@ -254,15 +263,14 @@ def _entry_problem(error: msgspec.ValidationError) -> str:
     return text.replace("`", "")
 
 
-def _check_sizes(path: Path, names: list[str], infos: list[TensorInfo]) -> None:
+def _check_sizes(path: Path, chunk: Chunk, offsets: list[tuple[int, int]]) -> None:
     """Each entry's offsets hold exactly ``prod(shape) × bits / 8`` bytes (C-level maps)."""
-    elements = map(math.prod, map(_SHAPE, infos))
-    bits = list(map(mul, elements, map(DTYPE_BITS.__getitem__, map(_DTYPE, infos))))
-    offsets = list(map(_OFFSETS, infos))
+    elements = map(math.prod, map(_SHAPE, chunk.infos))
+    bits = list(map(mul, elements, map(DTYPE_BITS.__getitem__, chunk.dtypes)))
     spans = list(map(sub, map(_END, offsets), map(_START, offsets)))
     if bits == list(map(mul, spans, repeat(8))):
         return
-    for name, info, span, need in zip(names, infos, spans, bits, strict=True):
+    for name, info, span, need in zip(chunk.names, chunk.infos, spans, bits, strict=True):
         start, end = info.data_offsets
         if span < 0:
             raise HeaderError(
@@ -309,14 +317,14 @@ def read_tensors(path: Path) -> tuple[ShardHeader, dict[str, TensorInfo]]:
     """The header and every tensor by name (tests and small tools; ``check`` streams)."""
     tensors: dict[str, TensorInfo] = {}
 
-    def keep(names: list[str], infos: list[TensorInfo]) -> None:
-        tensors.update(zip(names, infos, strict=True))
+    def keep(chunk: Chunk) -> None:
+        tensors.update(zip(chunk.names, chunk.infos, strict=True))
 
     return scan_shard(path, keep), tensors
 
 
 def bad_header_finding(name: str, shown: str, error: HeaderError) -> Finding:
-    return C.BAD_HEADER(shown, f"{name} has a bad header: {error.problem}")
+    return C.BAD_HEADER(shown, f"{name} has a bad header: {error.problem}", hint=error.hint)
 
 
 def size_findings(name: str, shown: str, header: ShardHeader) -> list[Finding]:

@@ -2,10 +2,12 @@
 and the tensors each quant method creates.
 
 :class:`ShardChecks` follows :func:`~dsprep.weights.shards.scan_shard` shard by shard and
-chunk by chunk (``visit``), then looks the companion tensors of the shard's quantized
-weights up by name (``entries``), and keeps a shard's results only when its header is
-valid (``end``). Work is done in whole lists (C-level map, set and list comparisons);
-only what disagrees is walked one by one to name it.
+chunk by chunk (``visit``: the chunk's quantized weights and the companions the chunk
+itself holds, from the entries the reader already decoded), then looks the companions
+that were not in the weight's chunk up by name in the whole shard (``entries``), and keeps
+a shard's results only when its header is valid (``end``). Work is done in whole lists
+(C-level map, set and list comparisons); only what disagrees is walked one by one to name
+it.
 
 Per quant method the release creates, beside ``P.weight`` (``weights.methods`` of the
 profile), companions such as ``P.weight_scale`` [out, 1] or ``P.deq_scale`` [out]: each
@@ -19,9 +21,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import add, attrgetter, eq, itemgetter
+from operator import add, attrgetter, eq, is_not, itemgetter, not_
 
 import msgspec
 
@@ -31,15 +32,21 @@ from dsprep.family.base import Architecture
 from dsprep.findings import Finding, Severity
 from dsprep.profiles import Companion, Profile
 from dsprep.weights.description import FLOAT, Description
-from dsprep.weights.index import capped, name_digest
-from dsprep.weights.shards import FP8_DTYPES, ShardEntries, TensorInfo, decode_tensor
+from dsprep.weights.index import capped, pair_digest
+from dsprep.weights.shards import (
+    FP8_DTYPES,
+    Chunk,
+    ShardEntries,
+    TensorInfo,
+)
 from dsprep.weights.verdict import FP8Tensor
 
 WEIGHT = ".weight"
-DEQ_SCALE = ".deq_scale"
 _DTYPE = attrgetter("dtype")
 _SHAPE = attrgetter("shape")
 _FIRST = itemgetter(0)
+_NONE = repeat(None)
+_WEIGHT_LEAF = repeat(WEIGHT[1:])
 
 
 def _shape_of(rule: str, out: int) -> tuple[int, ...]:
@@ -58,26 +65,31 @@ def _shapes_of(rule: str, outs: list[int]) -> list[tuple[int, ...]]:
 _RULE_TEXT = {"out1": "[out, 1]", "one": "[1]", "out": "[out]"}
 
 
-@dataclass
-class _Shard:
+class _Shard(msgspec.Struct):
     """What one shard's header said (kept only when the header is valid)."""
 
     name: str
     shown: str
-    digest: int = 0
+    digest: int = 0  # index.pair_digest of its (tensor, this shard) pairs
     tensors: int = 0
-    missing: list[str] = field(default_factory=list)  # .weight tensors without an entry
-    bad: list[Finding] = field(default_factory=list)
-    # quant type -> (its weights, their out sizes)
-    quantized: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
-    deq_dtypes: dict[str, str] = field(default_factory=dict)  # dtype -> first tensor
-    fp8: list[FP8Tensor] = field(default_factory=list)
-    mtp_layers: set[int] = field(default_factory=set)
+    missing: list[str] = msgspec.field(default_factory=list)  # .weight tensors without an entry
+    bad: list[Finding] = msgspec.field(default_factory=list)
+    # (quant type, companion suffix) -> (its weights, their out sizes) whose companion was
+    # not in the weight's chunk: looked up in the whole shard by ``entries``
+    deferred: dict[tuple[str, str], tuple[list[str], list[int]]] = msgspec.field(
+        default_factory=dict
+    )
+    # tensors other than weights, not (yet) claimed as a companion by a weight here
+    unclaimed: set[str] = msgspec.field(default_factory=set)
+    evidence: dict[str, str] = msgspec.field(
+        default_factory=dict
+    )  # model-dtype evidence: dtype -> tensor
+    fp8: list[FP8Tensor] = msgspec.field(default_factory=list)
+    mtp_layers: set[int] = msgspec.field(default_factory=set)
     names: set[str] | None = None  # kept only to explain a disagreement with the index
 
 
-@dataclass
-class _Pending:
+class _Pending(msgspec.Struct):
     """A companion not in its weight's shard: looked for in the shards that follow."""
 
     weight: str
@@ -112,6 +124,11 @@ class ShardChecks:
         self._methods = profile.weights.methods
         suffixes = {c.suffix for m in self._methods.values() for c in m.companions}
         self._companion_suffixes = tuple("." + s for s in sorted(suffixes))
+        # companions whose dtype says the model dtype (deq_scale: F32 bfloat16, I64 float16)
+        self._evidence = [
+            c for m in self._methods.values() for c in m.companions if "*" not in c.dtypes
+        ]
+        self._evidence_suffixes = tuple(sorted({"." + c.suffix for c in self._evidence}))
         self._mtp_markers = tuple("." + m for m in family.mtp_markers)
         self._allowed_dtypes: dict[str, frozenset[str]] = {}
 
@@ -120,100 +137,110 @@ class ShardChecks:
     def begin(self, shard: str, shown: str) -> None:
         self._current = _Shard(shard, shown, names=set() if self.keep_names(shard) else None)
 
-    def visit(self, names: list[str], infos: list[TensorInfo]) -> None:
+    def visit(self, chunk: Chunk) -> None:
         shard = self._current
         assert shard is not None
-        shard.digest += name_digest(names)
+        names, infos, dtypes = chunk.names, chunk.infos, chunk.dtypes
+        shard.digest += pair_digest(names, repeat(shard.name))
         shard.tensors += len(names)
         if shard.names is not None:
             shard.names.update(names)
-        dtypes = list(map(_DTYPE, infos))
         if not FP8_DTYPES.isdisjoint(dtypes):
             at = next(i for i, d in enumerate(dtypes) if d in FP8_DTYPES)
             shard.fp8.append(FP8Tensor(shard.name, shard.shown, names[at], dtypes[at]))
-        for name in compress(names, map(str.endswith, names, repeat(self._mtp_markers))):
+        is_weight = list(map(str.endswith, names, repeat(WEIGHT)))
+        shard.unclaimed.update(compress(names, map(not_, is_weight)))  # companions among them
+        weights = list(compress(names, is_weight))
+        for name in compress(weights, map(str.endswith, weights, repeat(self._mtp_markers))):
             layer = self.family.layer_index(name)
             if layer >= self.arch.num_hidden_layers:
                 shard.mtp_layers.add(layer)
-        for dtype, name in zip(
-            compress(dtypes, map(str.endswith, names, repeat(DEQ_SCALE))),
-            compress(names, map(str.endswith, names, repeat(DEQ_SCALE))),
-            strict=True,
-        ):
-            shard.deq_dtypes.setdefault(dtype, name)
         if self.description is None:
             return
-        is_weight = list(map(str.endswith, names, repeat(WEIGHT)))
-        weights = list(compress(names, is_weight))
         weight_infos = list(compress(infos, is_weight))
         types = list(map(self._weights.get, weights))
         if None in types:
             shard.missing += [n for n, t in zip(weights, types, strict=True) if t is None]
+        local: Callable[[str], TensorInfo | None] | None = None
         for quant_type in set(types):
             if quant_type is None:
                 continue
-            chosen = list(map(eq, types, repeat(quant_type)))
-            names_of = list(compress(weights, chosen))
-            infos_of = list(compress(weight_infos, chosen))
-            if quant_type == FLOAT:
-                if "I8" in map(_DTYPE, infos_of):
-                    shard.bad += [
-                        self._bad(shard.shown, n, f"is I8 but the description says FLOAT for {n!r}")
-                        for n, i in zip(names_of, infos_of, strict=True)
-                        if i.dtype == "I8"
-                    ]
+            chosen = self._weights_of(shard, quant_type, weights, weight_infos, types)
+            if chosen is None:
                 continue
-            method = self._methods.get(quant_type)
-            if method is None:
-                continue  # an unknown type: the description's own finding
-            shapes = list(map(_SHAPE, infos_of))
-            good = set(map(_DTYPE, infos_of)) == {method.weight_dtype} and set(
-                map(len, shapes)
-            ) == {2}
-            if not good:
-                for n, i in zip(names_of, infos_of, strict=True):
-                    if i.dtype != method.weight_dtype or len(i.shape) != 2:
-                        problem = (
-                            f"is {i.dtype} {list(i.shape)} but {quant_type} needs "
-                            f"{method.weight_dtype} [out, in]"
-                        )
-                        shard.bad.append(self._bad(shard.shown, n, problem))
-                kept = [
-                    (n, sh)
-                    for n, i, sh in zip(names_of, infos_of, shapes, strict=True)
-                    if i.dtype == method.weight_dtype and len(sh) == 2
+            if local is None:
+                local = dict(zip(names, infos, strict=True)).get
+            some, outs = chosen
+            prefixes = list(map(str.removesuffix, some, _WEIGHT_LEAF))  # "P." of "P.weight"
+            for companion in self._methods[quant_type].companions:
+                companions = list(map(add, prefixes, repeat(companion.suffix)))
+                found = list(map(local, companions))
+                self._check_companions(
+                    shard, quant_type, companion, some, outs, companions, found, defer=True
+                )
+
+    def _weights_of(
+        self,
+        shard: _Shard,
+        quant_type: str,
+        weights: list[str],
+        infos: list[TensorInfo],
+        types: list[str | None],
+    ) -> tuple[list[str], list[int]] | None:
+        """The chunk's weights of one type: FLOAT ones must not be I8; quantized ones
+        must be the method's dtype, 2-D. (the quantized ones, their out sizes), or None."""
+        chosen = list(map(eq, types, repeat(quant_type)))
+        names = list(compress(weights, chosen))
+        chosen_infos = list(compress(infos, chosen))
+        if quant_type == FLOAT:
+            if "I8" in map(_DTYPE, chosen_infos):
+                shard.bad += [
+                    self._bad(shard.shown, n, f"is I8 but the description says FLOAT for {n!r}")
+                    for n, i in zip(names, chosen_infos, strict=True)
+                    if i.dtype == "I8"
                 ]
-                names_of = [n for n, _ in kept]
-                shapes = [sh for _, sh in kept]
-            group = shard.quantized.setdefault(quant_type, ([], []))
-            group[0].extend(names_of)
-            group[1].extend(map(_FIRST, shapes))
+            return None
+        method = self._methods.get(quant_type)
+        if method is None:
+            return None  # an unknown type: the description's own finding
+        shapes = list(map(_SHAPE, chosen_infos))
+        dtypes_ok = set(map(_DTYPE, chosen_infos)) == {method.weight_dtype}
+        if not dtypes_ok or set(map(len, shapes)) != {2}:
+            kept = []
+            for n, i in zip(names, chosen_infos, strict=True):
+                if i.dtype == method.weight_dtype and len(i.shape) == 2:
+                    kept.append((n, i.shape))
+                    continue
+                problem = (
+                    f"is {i.dtype} {list(i.shape)} but {quant_type} needs "
+                    f"{method.weight_dtype} [out, in]"
+                )
+                shard.bad.append(self._bad(shard.shown, n, problem))
+            names = [n for n, _ in kept]
+            shapes = [sh for _, sh in kept]
+        return names, list(map(_FIRST, shapes))
 
     def entries(self, entries: ShardEntries) -> None:
-        """Every chunk was valid: check the companions of the shard's quantized weights."""
+        """Every chunk was valid: look up, in the whole shard, the companions that were not
+        in their weight's chunk; those not in the shard either wait for the shards that
+        follow, and the shard's companions no weight claimed are kept for them."""
         shard = self._current
         assert shard is not None
-        looked_up: list[list[str]] = []
-        found = 0
-        for quant_type, (weights, outs) in shard.quantized.items():
-            prefixes = [w[: -len(WEIGHT) + 1] for w in weights]  # "P." of "P.weight"
-            for companion in self._methods[quant_type].companions:
-                names = list(map(add, prefixes, repeat(companion.suffix)))
-                raws = list(map(entries.raw, names))
-                looked_up.append(names)
-                found += len(raws) - raws.count(None)
-                self._check_companions(shard, quant_type, companion, weights, outs, names, raws)
-        all_names = list(entries.names())
-        companions = list(
-            compress(all_names, map(str.endswith, all_names, repeat(self._companion_suffixes)))
-        )
-        if len(companions) != found:  # some wait for a weight in another shard
-            claimed = {n for names in looked_up for n in names}
-            for name in companions:
-                if name not in claimed:
-                    info = entries.info(name)
-                    assert info is not None
-                    self._orphans[name] = (info, shard.shown)
+        for (quant_type, suffix), (weights, outs) in shard.deferred.items():
+            companion = next(c for c in self._methods[quant_type].companions if c.suffix == suffix)
+            prefixes = list(map(str.removesuffix, weights, _WEIGHT_LEAF))
+            names = list(map(add, prefixes, repeat(suffix)))
+            found = list(map(entries.info, names))
+            self._check_companions(shard, quant_type, companion, weights, outs, names, found)
+        shard.deferred = {}
+        for name in shard.unclaimed:  # their weight may be in another shard: kept for it
+            if name.endswith(self._companion_suffixes):
+                info = entries.info(name)
+                assert info is not None
+                self._orphans[name] = (info, shard.shown)
+                if name.endswith(self._evidence_suffixes):
+                    self._note_evidence(shard, name, info.dtype)
+        shard.unclaimed = set()
 
     def end(self, ok: bool) -> None:
         """Keep the shard's results when its header is valid; then resolve what waited."""
@@ -239,29 +266,47 @@ class ShardChecks:
         weights: list[str],
         outs: list[int],
         names: list[str],
-        raws: list[msgspec.Raw | None],
+        infos: list[TensorInfo | None],
+        *,
+        defer: bool = False,
     ) -> None:
         """One companion of every weight of one type: whole-list comparisons; only the
-        ones that disagree are walked."""
+        ones that disagree are walked. One not found is ``defer``-red to the whole shard's
+        lookup (``entries``), or else waits for the shards that follow."""
         allowed = self._allowed(companion)
-        if None in raws:  # in another shard: looked for there
-            for weight, out, name, raw in zip(weights, outs, names, raws, strict=True):
-                if raw is None:
+        if None in infos:
+            if defer:
+                later = shard.deferred.setdefault((quant_type, companion.suffix), ([], []))
+            for weight, out, name, info in zip(weights, outs, names, infos, strict=True):
+                if info is not None:
+                    continue
+                if defer:
+                    later[0].append(weight)
+                    later[1].append(out)
+                else:
                     pending = _Pending(weight, quant_type, companion, out, shard.shown)
                     self._pending.setdefault(name, []).append(pending)
-            present = [raw is not None for raw in raws]
-            weights = list(compress(weights, present))
+            present = list(map(is_not, infos, _NONE))
             outs = list(compress(outs, present))
             names = list(compress(names, present))
-            raws = list(compress(raws, present))
-        infos: list[TensorInfo] = list(map(decode_tensor, raws))  # type: ignore[arg-type]
+            infos = list(compress(infos, present))
+        shard.unclaimed.difference_update(names)
+        found: list[TensorInfo] = infos  # type: ignore[assignment]  # no None left
+        if companion in self._evidence:
+            dtypes = list(map(_DTYPE, found))
+            for dtype in set(dtypes):
+                self._note_evidence(shard, names[dtypes.index(dtype)], dtype)
         expected = _shapes_of(companion.shape, outs)
-        if set(map(_DTYPE, infos)) <= allowed and list(map(_SHAPE, infos)) == expected:
+        if set(map(_DTYPE, found)) <= allowed and list(map(_SHAPE, found)) == expected:
             return
-        for out, name, info in zip(outs, names, infos, strict=True):
+        for out, name, info in zip(outs, names, found, strict=True):
             problem = self._companion_problem(companion, quant_type, out, info)
             if problem:
                 shard.bad.append(self._bad(shard.shown, name, problem))
+
+    def _note_evidence(self, shard: _Shard, name: str, dtype: str) -> None:
+        """A tensor whose dtype says the export's model dtype (deq_scale): the first of each."""
+        shard.evidence.setdefault(dtype, name)
 
     def _companion_problem(
         self, companion: Companion, quant_type: str, out: int, info: TensorInfo
@@ -287,23 +332,17 @@ class ShardChecks:
         (None, "") without static W8A8 weights, or when they disagree."""
         dtypes: dict[str, str] = {}
         for shard in self.shards.values():
-            for dtype, name in shard.deq_dtypes.items():
+            for dtype, name in shard.evidence.items():
                 dtypes.setdefault(dtype, name)
-        companion = self._deq_scale()
-        if companion is None or len(dtypes) != 1:
+        if len(dtypes) != 1:
             return None, ""
         ((dtype, name),) = dtypes.items()
-        for model_dtype, allowed in companion.dtypes.items():
-            if dtype in allowed:
-                return model_dtype, f"{name} is {dtype}"
+        for companion in self._evidence:
+            if name.endswith("." + companion.suffix):
+                for model_dtype, allowed in companion.dtypes.items():
+                    if dtype in allowed:
+                        return model_dtype, f"{name} is {dtype}"
         return None, ""
-
-    def _deq_scale(self) -> Companion | None:
-        for method in self._methods.values():
-            for companion in method.companions:
-                if "." + companion.suffix == DEQ_SCALE:
-                    return companion
-        return None
 
     def fp8_tensors(self, model_shards: set[str] | None) -> list[FP8Tensor]:
         """FP8 tensors of the shards that make up the model (``None``: all of them)."""
@@ -343,7 +382,7 @@ class ShardChecks:
     def _mixed_deq_scale(self) -> list[Finding]:
         first: dict[str, tuple[str, str]] = {}
         for shard in self.shards.values():
-            for dtype, name in shard.deq_dtypes.items():
+            for dtype, name in shard.evidence.items():
                 first.setdefault(dtype, (name, shard.shown))
         if len(first) < 2:
             return []

@@ -11,8 +11,9 @@ No description and no FP8 evidence: nothing confirms Ascend W8A8 (unverified).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from enum import Enum
+
+import msgspec
 
 from dsprep import catalogue as C
 from dsprep.family import ModelFamily
@@ -36,28 +37,25 @@ class Stage(str, Enum):
     FETCH_ALLOWING_UNVERIFIED = "fetch-allowing-unverified"
 
 
-@dataclass(frozen=True)
-class FP8Tensor:
+class FP8Tensor(msgspec.Struct, frozen=True):
     shard: str
     shown: str
     tensor: str
     dtype: str
 
 
-@dataclass(frozen=True)
-class QuantEvidence:
+class QuantEvidence(msgspec.Struct, frozen=True):
     """What is known so far; the gate has no shards, the check has them all."""
 
     description: bool  # a description file (found, or a lone look-alike) is present
     description_shown: str  # where the description is (or would be)
     config: ModelConfig | None = None
     fp8_index: str | None = None  # shown path of an index listing *_scale_inv tensors
-    fp8_named: list[str] = field(default_factory=list)  # shown paths of FP8-named shards
-    fp8_tensors: list[FP8Tensor] = field(default_factory=list)  # in the model's shards
+    fp8_named: list[str] = msgspec.field(default_factory=list)  # shown paths of FP8-named shards
+    fp8_tensors: list[FP8Tensor] = msgspec.field(default_factory=list)  # in the model's shards
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     quantization: Quantization
     finding: Finding | None  # the fp8-weights / unverified-quantization finding
 
