@@ -43,19 +43,53 @@ def run_cli() -> Callable[..., CliOutcome]:
 
 # ``.ci/run`` sets this: there a missing ../shared fails the run instead of skipping.
 REQUIRE_SHARED = "DSPREP_REQUIRE_SHARED"
-SHARED_MISSING = (
-    f"needs {SHARED_DIR / 'reference'} (third-party reference chat templates: DeepSeek's "
-    f"published one and vLLM's tool template), which is not beside this checkout; "
-    f"{REQUIRE_SHARED}=1 (set by .ci/run) makes this a failure"
+SHARED_WHAT = (
+    "third-party reference chat templates: DeepSeek's published one and vLLM's tool template"
 )
+
+
+def _shared_missing() -> bool:
+    return not (SHARED_DIR / "reference").is_dir()
+
+
+def _shared_required() -> bool:
+    return os.environ.get(REQUIRE_SHARED, "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ../shared the tests that read it are left out (not run, not failed) and one
+    summary line says so; under DSPREP_REQUIRE_SHARED=1 they run and fail instead."""
+    if not _shared_missing() or _shared_required():
+        return
+    needing = [i for i in items if "shared_dir" in getattr(i, "fixturenames", ())]
+    if needing:
+        config.hook.pytest_deselected(items=needing)
+        items[:] = [i for i in items if i not in needing]
+        config.stash[_LEFT_OUT] = len(needing)
+
+
+_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    left_out = config.stash.get(_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"SKIPPED {left_out} tests that need {SHARED_DIR / 'reference'} ({SHARED_WHAT}), "
+            f"which is not beside this checkout; {REQUIRE_SHARED}=1 (set by .ci/run) runs "
+            "them and fails without it",
+            yellow=True,
+        )
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the checkout (CI lays it there). Without it the tests that read
-    it are skipped, on one summary line; under ``DSPREP_REQUIRE_SHARED=1`` they fail."""
-    if not (SHARED_DIR / "reference").is_dir():
-        if os.environ.get(REQUIRE_SHARED, "") not in ("", "0"):
-            pytest.fail(SHARED_MISSING)
-        pytest.skip(SHARED_MISSING)
+    """``../shared`` beside the checkout (CI lays it there). Without it the tests that use
+    this fixture are left out with one summary line; under DSPREP_REQUIRE_SHARED=1 they
+    fail here."""
+    if _shared_missing():
+        pytest.fail(
+            f"{SHARED_DIR / 'reference'} ({SHARED_WHAT}) is missing and {REQUIRE_SHARED}=1 "
+            "requires it"
+        )
     return SHARED_DIR

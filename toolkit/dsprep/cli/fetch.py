@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -164,6 +166,11 @@ def fetch(
     in DIR are not read again when the manifest records them unchanged; your own edits
     are kept (see --overwrite-local).
     """
+    if not sys.stderr.isatty():
+        # The client draws a tqdm bar per file (with cursor moves) even into a log or a
+        # pipe, where they garble the output and the Error: line; tqdm reads this when
+        # it is imported, which is below.
+        os.environ.setdefault("TQDM_DISABLE", "1")
     from dsprep.weights.fetch import FetchOptions, fetch_model
     from dsprep.weights.hubclient import Limits
 
