@@ -109,31 +109,55 @@ def test_a_slow_template_stops_the_whole_self_test_in_time(make_model: ModelFact
     assert outcome.wall < WALL, outcome.wall
 
 
-def test_dsprep_template_with_100000_tools_is_refused_in_time(
-    make_model: ModelFactory, tmp_path: Path
-) -> None:
-    """A request too large for any context: refused with a message that says so."""
-    tools = [
+def _tools(count: int, description: str) -> list[dict[str, object]]:
+    return [
         {
             "type": "function",
             "function": {
                 "name": f"tool_{i}",
-                "description": f"Tool number {i}",
+                "description": f"Tool number {i}{description}",
                 "parameters": {"type": "object", "properties": {"x": {"type": "string"}}},
             },
         }
-        for i in range(100_000)
+        for i in range(count)
     ]
+
+
+def test_dsprep_template_renders_100000_tools_in_time(
+    make_model: ModelFactory, tmp_path: Path
+) -> None:
+    """dsprep's own template prints its tools section piece by piece (linear), so even
+    100,000 tools render inside every bound."""
     conversation = tmp_path / "conversation.json"
     conversation.write_text(
-        json.dumps({"messages": [{"role": "user", "content": "hi"}], "tools": tools}),
+        json.dumps({"messages": [{"role": "user", "content": "hi"}], "tools": _tools(100_000, "")}),
         encoding="utf-8",
     )
     folder = make_model(build_template(thinking=False))
     outcome = measure("cli", "render", folder, "--messages", conversation, "--format", "json")
-    assert outcome.code == 3
+    assert outcome.code == 0, outcome.output[-2000:]
+    prompt = outcome.json()["data"]["prompt"]
+    assert "\n### tool_99999\nDescription: Tool number 99999\n" in prompt
+    assert prompt.endswith("<｜User｜>hi")
+    assert outcome.wall < WALL and outcome.rss_mb < RSS_MB, (outcome.wall, outcome.rss_mb)
+
+
+def test_a_request_too_large_for_any_prompt_is_refused_in_time(
+    make_model: ModelFactory, tmp_path: Path
+) -> None:
+    """100,000 tools with 1 KB descriptions (over 100 M characters): refused, and the
+    message says the request is too large."""
+    conversation = tmp_path / "conversation.json"
+    conversation.write_text(
+        json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}], "tools": _tools(100_000, "x" * 1000)}
+        ),
+        encoding="utf-8",
+    )
+    folder = make_model(build_template(thinking=False))
+    outcome = measure("cli", "render", folder, "--messages", conversation, "--format", "json")
+    assert outcome.code == 3, outcome.output[-2000:]
     (finding,) = outcome.json()["findings"]
     assert finding["code"] == "sandbox-violation"
-    assert "MiB of strings and lists" in finding["message"]
     assert "(1 messages, 100000 tools) is too large for one prompt" in finding["hint"]
     assert outcome.wall < WALL and outcome.rss_mb < RSS_MB, (outcome.wall, outcome.rss_mb)

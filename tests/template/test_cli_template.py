@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dsprep.atomic import backup_path
-from dsprep.template.build import build_template
+from dsprep.template.build import TEMPLATE_VERSION, build_template, marker
 from tests.conftest import CliOutcome
 from tests.template.conftest import FIXTURES, ModelFactory
 
@@ -261,7 +261,7 @@ def test_a_config_without_chat_template_gets_dsprep_template(
     )
     dry = run_cli("template", str(folder), "--thinking", "off", "--dry-run")
     assert dry.exit_code == 0 and "would rewrite" in dry.stdout
-    assert "+{#- dsprep-chat-template: deepseek-v3.1 v1; thinking=off; tools=on -#}" in dry.stdout
+    assert f"+{{#- {marker(thinking=False, tools=True)} -#}}" in dry.stdout
     assert config.read_bytes() == original
     outcome = run_cli("template", str(folder), "--thinking", "off")
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
@@ -307,3 +307,18 @@ def test_lint_hints_name_a_command_that_runs(run_cli: Cli, make_model: ModelFact
     assert command == f"dsprep template {folder} --thinking off --force"
     assert run_cli(*command.split()[1:]).exit_code == 0
     assert run_cli("template", str(folder), "--check").exit_code == 0
+
+
+def test_an_earlier_dsprep_template_is_upgraded(run_cli: Cli, make_model: ModelFactory) -> None:
+    """A template of an earlier dsprep release (its version marker says so) is replaced by
+    the current one with the same options; the current one is then up to date."""
+    current = build_template(thinking=True, tools=True)
+    earlier = current.replace(f" v{TEMPLATE_VERSION};", f" v{TEMPLATE_VERSION - 1};")
+    assert earlier != current
+    folder = make_model(earlier)
+    outcome = run_cli("template", str(folder), "--thinking", "on")
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    assert "status: rewritten" in outcome.stdout
+    assert _template_of(folder) == current
+    again = run_cli("template", str(folder), "--thinking", "on")
+    assert "status: up to date" in again.stdout

@@ -7,7 +7,7 @@ from functools import cache
 from dsprep.errors import InputError
 from dsprep.resources import chat_templates_dir
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 FRAGMENT_DIR = "deepseek-v3.1"
 TOOLS_FRAGMENT = "30-tools.jinja"
 
