@@ -50,3 +50,28 @@ def test_messages_file_that_is_a_fifo(tmp_path: Path, run_cli: Callable[..., Cli
         outcome = run_cli("render", str(tmp_path), "--messages", str(messages))
     assert outcome.exit_code == 3
     assert outcome.stderr.startswith(f"Error: cannot read {messages}: not a regular file")
+
+
+@pytest.mark.parametrize("which", ["tools", "tokenizer_config"])
+def test_tools_and_tokenizer_files_that_are_fifos(
+    tmp_path: Path, run_cli: Callable[..., CliOutcome], which: str
+) -> None:
+    from dsprep.demo.tokenizer import write_tokenizer_files
+    from dsprep.template.build import build_template
+
+    model = tmp_path / "model"
+    write_tokenizer_files(model, build_template(thinking=False))
+    messages = tmp_path / "conversation.json"
+    messages.write_text('[{"role": "user", "content": "hi"}]', encoding="utf-8")
+    args = ["render", str(model), "--messages", str(messages)]
+    special = tmp_path / "tools.json"
+    if which == "tools":
+        args += ["--tools", str(special)]
+    else:
+        special = model / "tokenizer_config.json"
+        special.unlink()
+    os.mkfifo(special)
+    with deadline(10):
+        outcome = run_cli(*args)
+    assert outcome.exit_code == 3, outcome.stdout + outcome.stderr
+    assert f"{special}" in outcome.stderr and "not a regular file" in outcome.stderr

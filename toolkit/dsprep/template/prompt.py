@@ -52,22 +52,9 @@ class SelfTestSummary(JsonPayload):
 def load_conversation(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
     """Messages (a JSON list, or an object with ``messages`` and optional ``tools``), from a
     regular file: a FIFO or a device is refused, never read (it would block for ever)."""
-    from dsprep.template.source import parse_json
-    from dsprep.weights.folder import open_regular
+    from dsprep.template.source import parse_json, read_text
 
-    try:
-        with open_regular(path) as handle:
-            text = handle.read().decode("utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc.strerror or exc}",
-            hint="pass the conversation as a regular JSON file",
-            path=path,
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc}", hint="save the file as UTF-8", path=path
-        ) from exc
+    text = read_text(path, hint="pass the conversation as a regular JSON file")
     document = parse_json(text, path)
     tools = None
     if isinstance(document, dict):
@@ -97,6 +84,7 @@ def load_tools_value(value: Any, path: Path) -> list[dict[str, Any]] | None:
 
 
 def load_tools(path: Path) -> list[dict[str, Any]] | None:
+    """Tools (a JSON list) from a regular file (a FIFO is refused, never read)."""
     return load_tools_value(read_json(path), path)
 
 

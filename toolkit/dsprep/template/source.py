@@ -25,12 +25,18 @@ class NoChatTemplateError(InputError):
     """A tokenizer_config.json without a ``chat_template`` key (and no .jinja beside it)."""
 
 
-def read_text(path: Path) -> str:
-    """A UTF-8 file's text; an :class:`InputError` naming the file when it cannot be read."""
+def read_text(path: Path, *, hint: str = "") -> str:
+    """A UTF-8 regular file's text; an :class:`InputError` naming the file when it cannot be
+    read. A FIFO or a device is refused, never read (it would block for ever)."""
+    from dsprep.weights.folder import open_regular
+
     try:
-        return path.read_bytes().decode("utf-8")
+        with open_regular(path) as handle:
+            return handle.read().decode("utf-8")
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}", path=path) from exc
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}", hint=hint, path=path
+        ) from exc
     except UnicodeDecodeError as exc:
         raise InputError(
             f"cannot read {path}: {exc}", hint="save the file as UTF-8", path=path
@@ -136,19 +142,21 @@ def _string_spans(text: str, index: int, path: tuple[Any, ...], out: dict[Any, A
 
 
 def locate(target: Path) -> Path:
-    """The file to read: a .jinja file, a tokenizer_config.json, or one of them in a folder."""
+    """The file to read: a .jinja file, a tokenizer_config.json, or one of them in a folder.
+    Whatever stands under those names is the one (transformers would open it); a FIFO or a
+    device there is then refused by :func:`read_text`, not passed over."""
     if target.is_dir():
-        if (target / JINJA_NAME).is_file():
+        if (target / JINJA_NAME).exists():
             return target / JINJA_NAME
-        if (target / CONFIG_NAME).is_file():
+        if (target / CONFIG_NAME).exists():
             return target / CONFIG_NAME
         raise InputError(
             f"{target}: neither {CONFIG_NAME} nor {JINJA_NAME} is in this folder",
             hint="pass the model folder that holds the tokenizer files",
             path=target,
         )
-    if target.is_file():
-        if target.suffix != ".jinja" and (target.parent / JINJA_NAME).is_file():
+    if target.exists():
+        if target.suffix != ".jinja" and (target.parent / JINJA_NAME).exists():
             return target.parent / JINJA_NAME  # transformers prefers the .jinja file
         return target
     raise InputError(f"{target}: no such file or folder", hint="check the path", path=target)
