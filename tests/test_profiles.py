@@ -91,3 +91,36 @@ def test_the_readme_table_lists_every_bundled_profile() -> None:
             f"| {modes} | {', '.join(p.variants)} |"
         )
     assert rows == expected
+
+
+def test_the_release_lines_of_issue_9_are_bundled() -> None:
+    """Every release line operators run, with the image variants its Dockerfiles build."""
+    assert [p.name for p in profiles.all_profiles()] == [
+        "v0.11.0rc0",
+        "v0.11.0",
+        "v0.12.0rc1",
+        "v0.13.0",
+        "v0.18.0",
+        "v0.23.0",
+    ]
+    newest = profiles.profile_for("v0.23.0-a5-openeuler")
+    assert newest.release.vllm_ascend == "0.23.0.post1"  # facts read from 0.23.0.post1
+    assert (newest.release.vllm, newest.release.python) == ("0.23.0", "3.12")
+    assert profiles.find_profile("v0.18.0-a5") is None  # A5 images start with 0.23
+
+
+@pytest.mark.parametrize("profile", profiles.all_profiles(), ids=lambda p: p.name)
+def test_weights_facts_name_what_exists(profile: profiles.Profile) -> None:
+    """Roles are the family's, fused exceptions are graph modes of the release, a marked
+    fa_quant_type names its marker, every quant method is a type the release registers."""
+    from dsprep.family import Role
+
+    weights = profile.weights
+    roles = {*weights.never_looked_up, *weights.optional, *weights.must_be_float}
+    assert roles | set(weights.fallback) <= {r.value for r in Role}
+    for group in weights.fused:
+        assert set(group.except_graph_modes) <= set(profile.launch.graph_modes)
+        assert "{prefix}" in group.message and "{prefix}" in group.float_message
+    assert (weights.fa_quant_type.applies == "marked") is bool(weights.fa_quant_type.marker)
+    registered = {t for kind in ("linear", "moe") for t in weights.quant_types.get(kind, [])}
+    assert set(weights.methods) <= registered

@@ -32,6 +32,7 @@ def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> No
         "template-rewrite",
         "render-self-test",
         "emit-launch",
+        "migrate-launch",
     ]
     assert all(step["status"] == "ok" for step in steps.values())
     assert steps["start-hub"]["data"]["endpoint"].startswith("http://127.0.0.1:")
@@ -51,6 +52,24 @@ def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> No
     launch = Path(steps["emit-launch"]["data"]["out"])
     assert sorted(p.name for p in launch.iterdir() if p.is_dir()) == ["node0", "node1"]
     assert (launch / "node1" / "serve.sh").read_text().count("--headless") == 1
+    # the manual's cluster, carried to the newest bundled release: a copy rewritten (the
+    # manual's file untouched), its scripts emitted, every change listed
+    from dsprep.profiles import newest_profile
+
+    newest = newest_profile()
+    migrated = steps["migrate-launch"]["data"]
+    copy = Path(migrated["cluster"])
+    assert copy.name == f"cluster-{newest.name}.yaml"
+    assert f"tag: {newest.name}" in copy.read_text()
+    assert "tag: v0.11.0rc0" in (folder / "cluster.yaml").read_text()
+    assert (copy.parent / f"{copy.name}.dsprep-orig").read_text() == (
+        folder / "cluster.yaml"
+    ).read_text()
+    changes = {(c["scope"], c["key"]) for c in migrated["changes"]}
+    assert {("file", "image.tag"), ("file", "graph.mode"), ("file", "scheduler.ascend")} <= changes
+    serve = (Path(migrated["out"]) / "node0" / "serve.sh").read_text()
+    assert "--compilation-config" in serve and "torchair_graph_config" not in serve
+    assert any("graph.mode: torchair → " in line for line in steps["migrate-launch"]["details"])
     # the client's cache and credentials stayed inside DIR, not in HOME
     assert (folder / "client").is_dir()
     assert not (tmp_path / "home" / ".cache").exists()
@@ -62,7 +81,9 @@ def test_demo_text_output_says_where_the_files_are(run_cli: Run, tmp_path: Path)
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     lines = outcome.stdout.splitlines()
     assert lines[0] == f"dsprep demo in {folder.resolve()}"
-    assert any(line.startswith("[4/9] refuse-fp8: ok") for line in lines)
+    assert any(line.startswith("[4/10] refuse-fp8: ok") for line in lines)
+    step = next(i for i, line in enumerate(lines) if line.startswith("[10/10] migrate-launch: ok"))
+    assert lines[step + 1].startswith("      file: image.tag: v0.11.0rc0 → ")
     assert f"W8A8 model: {folder.resolve() / 'models'}" in outcome.stdout
     assert lines[-1] == "OK: demo found no problems"
     assert f"launch scripts: {folder.resolve() / 'launch'}" in outcome.stdout

@@ -35,8 +35,10 @@ EXPECTED_ERRORS: dict[str, set[tuple[str, str]]] = {
         ("fa-quant/config.json", "leftover-quantization-config"),
         ("dtype/config.json", "torch-dtype"),
         ("misnamed/quant_model_description_w8a8_dynamic.json", "misnamed-description"),
-        ("duplicate/old_quant_model_description.json", "duplicate-description"),
         ("unknown-type/quant_model_description.json", "unknown-quant-type"),
+        # duplicate/: two files ending in quant_model_description.json stop the releases that
+        # glob for the description (up to 0.13); the hooks judge by the newest bundled
+        # profile, which opens the exact name only, so there the look-alike is a warning
     },
     "dsprep-check-template": {
         ("ascii-bar/tokenizer_config.json:chat_template", "ascii-bar-token"),

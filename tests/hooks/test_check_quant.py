@@ -96,3 +96,22 @@ def test_index_problems_are_left_to_the_index_hook(
     (model_repo / "model.safetensors.index.json").write_text("not json", encoding="utf-8")
     outcome = run_hook_main(main, ["config.json", DESCRIPTION])
     assert outcome.exit_code == 0, outcome.stdout
+
+
+def test_a_look_alike_beside_the_description_is_judged_per_release(
+    model_repo: Path, run_hook_main: RunHook, monkeypatch
+) -> None:
+    """Two files ending in quant_model_description.json stop the releases that glob for it
+    (up to 0.13); from 0.18 only the exact name is opened and the look-alike is harmless."""
+    look_alike = "old_quant_model_description.json"
+    (model_repo / look_alike).write_bytes((model_repo / DESCRIPTION).read_bytes())
+    monkeypatch.setenv("DSPREP_IMAGE", "v0.13.0")
+    globbing = run_hook_main(main, [DESCRIPTION, look_alike])
+    assert globbing.exit_code == 1
+    assert [code for _, severity, code in globbing.lines() if severity == "error"] == [
+        "duplicate-description"
+    ]
+    monkeypatch.setenv("DSPREP_IMAGE", "v0.18.0")
+    exact = run_hook_main(main, [DESCRIPTION, look_alike])
+    assert exact.exit_code == 0, exact.stdout
+    assert (look_alike, "warning", "misnamed-description") in exact.lines()

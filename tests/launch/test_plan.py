@@ -154,3 +154,27 @@ def test_model_dir_config_without_shards_is_named_config(tmp_path: Path) -> None
     from dsprep.launch.plan import plan_lines
 
     assert plan_lines(plan, cluster)[0].startswith("Weights estimated from config.json")
+
+
+def test_more_sequences_than_fit_start_with_fewer(
+    tmp_path: Path, run_cli: Callable[..., CliOutcome]
+) -> None:
+    """vLLM checks at start only that one sequence of max_model_len fits the KV cache:
+    max_num_seqs of them not fitting is a warning with how many do, not an error."""
+    from dsprep.launch.plan import plan_findings, plan_lines
+
+    document = example_document()
+    document["limits"]["max_num_seqs"] = 32
+    plan, cluster = plan_for(tmp_path, document)
+    assert not plan.fits and plan.starts
+    (finding,) = plan_findings(plan, cluster)
+    assert finding.code == "memory-concurrency-limited"
+    assert f"holds at most {plan.max_num_seqs_fit} of them at once" in finding.message
+    assert plan_lines(plan, cluster)[-1].startswith("STARTS, BUT NOT AT FULL CONCURRENCY")
+    document["limits"]["gpu_memory_utilization"] = 0.72
+    plan, cluster = plan_for(tmp_path, document)
+    assert not plan.starts
+    assert [f.code for f in plan_findings(plan, cluster)] == ["memory-no-fit"]
+    outcome = run_cli("plan", str(write_cluster(tmp_path, document)), "--format", "json")
+    assert outcome.exit_code == 1
+    assert outcome.json()["data"]["memory"]["starts"] is False

@@ -16,9 +16,11 @@ from dsprep.weights.check import CheckOptions, check_model_dir
 from tests.weights import broken
 from tests.weights.broken import DESCRIPTION, shard
 
+SUFFIX_LOOKUP_RELEASE = "v0.13.0"
 
-def the_finding(folder: Path, code: str) -> Finding:
-    result = check_model_dir(folder)
+
+def the_finding(folder: Path, code: str, image: str | None = None) -> Finding:
+    result = check_model_dir(folder, CheckOptions(image=image))
     matching = [f for f in result.findings if f.code == code]
     assert matching, f"no {code} finding; got {result.codes()}"
     assert not result.ok
@@ -39,7 +41,7 @@ CASES: list[tuple[Callable[[Path], str], str, str | None, str | None]] = [
     (broken.break_dtype_key, "torch-dtype", "config.json", "'float32'"),
     (broken.break_misnamed_description, "misnamed-description", None, None),
     (broken.break_duplicate_description, "duplicate-description", DESCRIPTION, None),
-    (broken.break_unknown_quant_type, "unknown-quant-type", DESCRIPTION, "'W8A16'"),
+    (broken.break_unknown_quant_type, "unknown-quant-type", DESCRIPTION, "'W4A4'"),
     (broken.break_missing_entry, "missing-description-entry", DESCRIPTION, None),
     (broken.break_gate_up, "gate-up-mismatch", DESCRIPTION, None),
     (broken.break_stray_index, "stray-index", None, None),
@@ -66,7 +68,10 @@ def test_broken_variant_has_its_code(
     text: str | None,
 ) -> None:
     named = damage(w8a8_dir)
-    finding = the_finding(w8a8_dir, code)
+    # duplicates stop the releases that glob for the description (up to 0.13; see
+    # test_release_checks for the later ones)
+    image = SUFFIX_LOOKUP_RELEASE if code == "duplicate-description" else None
+    finding = the_finding(w8a8_dir, code, image)
     assert finding.severity is Severity.ERROR
     file_named = file_named or named  # the break function returned the file itself
     assert file_named in finding.message

@@ -159,3 +159,17 @@ def test_progress_bar_goes_to_a_terminal_stderr_only(
     assert capsys.readouterr().out == ""
     with progress_bar("hashing", False) as nothing:
         assert nothing is None
+
+
+@pytest.mark.parametrize("image", ["v0.11.0rc0", "v0.23.0"])
+def test_speculative_makes_an_uncovered_mtp_layer_an_error(
+    run_cli: RunCli, w8a8_dir: Path, image: str
+) -> None:
+    broken.break_mtp_not_covered(w8a8_dir)
+    plain = run_cli("check", str(w8a8_dir), "--image", image, "--format", "json")
+    assert plain.exit_code == 0
+    assert [f["severity"] for f in plain.json()["findings"]] == ["info"]
+    drafted = run_cli("check", str(w8a8_dir), "--image", image, "--speculative", "--format", "json")
+    assert drafted.exit_code == 1
+    (finding,) = drafted.json()["findings"]
+    assert (finding["code"], finding["severity"]) == ("mtp-not-covered", "error")

@@ -75,7 +75,7 @@ def test_fix_leaves_what_is_not_safe(w8a8_dir: Path) -> None:
     broken.break_unknown_quant_type(w8a8_dir)
     broken.break_duplicate_description(w8a8_dir)
     before = snapshot(w8a8_dir)
-    result = check_model_dir(w8a8_dir, FIX)
+    result = check_model_dir(w8a8_dir, CheckOptions(fix=True, image="v0.13.0"))
     assert {"unknown-quant-type", "duplicate-description"} <= set(result.codes())
     assert "fixed" not in result.codes()
     assert snapshot(w8a8_dir) == before

@@ -75,7 +75,8 @@ def test_misnamed_and_duplicate_from_the_listing(w8a8_dir: Path) -> None:
     assert "quant_model_description_w8a8_dynamic.json" in finding.message
     assert "unverified-quantization" not in errors(quantization_gate(w8a8_dir, misnamed))
     two = [*listing, "a_quant_model_description.json", "quant_model_description.json"]
-    assert "duplicate-description" in errors(quantization_gate(w8a8_dir, two))
+    assert "duplicate-description" in errors(quantization_gate(w8a8_dir, two, "v0.13.0"))
+    assert "duplicate-description" not in errors(quantization_gate(w8a8_dir, two, "v0.18.0"))
 
 
 def test_config_launch_breakers(w8a8_dir: Path) -> None:

@@ -160,8 +160,11 @@ GATE_UP_MISMATCH = _kind(
     "gate-up-mismatch",
     W,
     ERROR,
-    "layers the release fuses (gate/up, expert 0's gate/up/down) differ in quant type",
+    "layers the release loads as one (gate/up, expert 0's gate/up/down, and where it fuses "
+    "them q_a_proj/kv_a_proj_with_mqa) differ in quant type or FLOAT-ness: a ValueError "
+    "when the model is built",
     "give the fused layers one quant type (re-export with msmodelslim)",
+    (WARNING, "when only graph modes other than the release's default fuse them"),
 )
 MUST_BE_FLOAT = _kind(
     "must-be-float",
@@ -176,15 +179,19 @@ BAD_QUANT_TENSOR = _kind(
     W,
     ERROR,
     "a quantized weight is not I8 [out, in], or a companion tensor (scale, offset, bias, "
-    "deq_scale) is missing or has the wrong dtype or shape",
+    "deq_scale) is missing or has the wrong dtype or shape (a scalar [] input_scale only "
+    "where the release's loader takes one)",
     "the shard does not match its description: re-export or re-download the weights",
+    (WARNING, "for a scalar that only graph modes other than the release's default reject"),
 )
 LEFTOVER_QUANTIZATION_CONFIG = _kind(
     "leftover-quantization-config",
     W,
     ERROR,
-    "a quantization_config left in config.json beside the description: with quant_method "
-    "it contradicts --quantization ascend, without one it replaces the description",
+    "a quantization_config left in config.json beside the description: up to 0.11 the "
+    "ascend method takes it for the description whatever it says (KeyError at the first "
+    "lookup); from 0.12 one with quant_method contradicts --quantization ascend (ValueError "
+    "at start) and one without (even {}) still replaces the description",
     "delete quantization_config from config.json (dsprep check --fix does it)",
 )
 FA_QUANT_TYPE = _kind(
@@ -192,16 +199,22 @@ FA_QUANT_TYPE = _kind(
     W,
     ERROR,
     "fa_quant_type (msmodelslim --fa_quant) set where the release reads it (the description) "
-    "to a type it cannot serve for attention",
+    "to a type it cannot serve for attention: NotImplementedError when the model is built",
     "re-export without --fa_quant, or with a type the release lists for attention",
-    (INFO, "for a top-level config.json key, which nothing reads"),
+    (
+        INFO,
+        "for a top-level config.json key, which nothing reads, or where the release "
+        "applies it to no MLA layer",
+    ),
 )
 TORCH_DTYPE = _kind(
     "torch-dtype",
     W,
     ERROR,
-    "torch_dtype/dtype in config.json is not the dtype the W8A8 scales need",
-    'set "torch_dtype": "bfloat16" (dsprep check --fix does it)',
+    "torch_dtype/dtype in config.json is not the dtype the W8A8 scales need (the export's "
+    "dtype: static W8A8 deq_scale is F32 for bfloat16, I64 for float16)",
+    'set "torch_dtype" to the export\'s dtype (dsprep check --fix does it; it never writes '
+    "bfloat16 over a float16 export)",
     (WARNING, "when the key is absent"),
 )
 UNEXPECTED_ARCHITECTURE = _kind(
@@ -539,8 +552,9 @@ BATCHED_TOKENS_BELOW_MODEL_LEN = _kind(
 ASCEND_SCHEDULER_UNSUPPORTED = _kind(
     "ascend-scheduler-unsupported",
     L,
-    ERROR,
-    "scheduler.ascend on a release without the Ascend scheduler (silently ignored)",
+    WARNING,
+    "scheduler.ascend on a release without the Ascend scheduler (dsprep writes nothing for "
+    "it; vLLM's scheduler is used)",
     "set scheduler.ascend: false (vLLM's scheduler is used)",
 )
 TORCHAIR_KEYS_WITHOUT_ENABLED = _kind(
@@ -561,8 +575,17 @@ GRAPH_BATCH_SIZE_DROPPED = _kind(
     "graph-batch-size-dropped",
     L,
     WARNING,
-    "graph sizes the release drops (above its limit), so those graphs are never captured",
+    "graph sizes the release drops (above its limit, or above the largest size after "
+    "rounding), so those graphs are never captured",
     "use sizes within the limit the message names",
+)
+GRAPH_SIZES_INVALID = _kind(
+    "graph-sizes-invalid",
+    L,
+    ERROR,
+    "graph sizes the release rejects at start (e.g. no size left after rounding to multiples "
+    "of 1 + speculative tokens); the message quotes what it raises",
+    "use the sizes the message names",
 )
 GRAPH_BATCH_SIZES_IGNORED = _kind(
     "graph-batch-sizes-ignored",
@@ -575,15 +598,26 @@ GRAPH_BATCH_SIZES_PADDED = _kind(
     "graph-batch-sizes-padded",
     L,
     INFO,
-    "with MTP the release pads each graph size by 1 + speculative tokens",
+    "the graphs the release captures differ from graph.batch_sizes: it appends its limit, "
+    "or with MTP multiplies or rounds each size by 1 + speculative tokens (the message "
+    "lists them)",
     "nothing to do; size HBM for these graphs",
 )
 ADDITIONAL_CONFIG_IGNORED = _kind(
     "additional-config-ignored",
     L,
-    ERROR,
+    WARNING,
     "an --additional-config key the release silently ignores (the setting moved)",
-    "remove it; the message says where the setting lives on this release",
+    "remove it; the message says where the setting lives on this release "
+    "(`dsprep emit-launch CLUSTER --image TAG --migrate` moves it)",
+)
+ENV_MOVED = _kind(
+    "env-moved",
+    L,
+    WARNING,
+    "an env variable of the cluster file that this release ignores, renamed, or reads "
+    "only as a deprecated fallback; the message says where the setting lives now",
+    "move it where the message says (`dsprep emit-launch CLUSTER --image TAG --migrate` does)",
 )
 ADDITIONAL_CONFIG_INVALID = _kind(
     "additional-config-invalid",
@@ -641,8 +675,11 @@ HEADLESS_API_SERVER_COUNT = _kind(
     "headless-api-server-count",
     L,
     ERROR,
-    "--api-server-count with headless nodes beyond what the release's vLLM allows",
-    "remove --api-server-count from extra_args",
+    "--api-server-count in extra_args reaches every node: above what the release's vLLM "
+    "allows on a headless node (up to vLLM 0.13: more than 1; from 0.18: any value above 0), "
+    "or below 1, which leaves the head without an API server",
+    "remove --api-server-count from extra_args (from vLLM 0.18 the head starts one API "
+    "server per DP rank by default)",
 )
 MODEL_LEN_ABOVE_MAX_POSITION = _kind(
     "model-len-above-max-position",
@@ -655,8 +692,18 @@ MEMORY_NO_FIT = _kind(
     "memory-no-fit",
     L,
     ERROR,
-    "weights + KV cache + reserve exceed HBM × gpu_memory_utilization",
+    "weights + the KV cache of one max_model_len sequence + reserve exceed HBM × "
+    "gpu_memory_utilization (vLLM's start-up check raises ValueError)",
     "the limits the message names, or more nodes",
+)
+MEMORY_CONCURRENCY_LIMITED = _kind(
+    "memory-concurrency-limited",
+    L,
+    WARNING,
+    "max_num_seqs sequences of max_model_len do not all fit the KV cache at once: vLLM starts "
+    "and admits fewer at a time (the message says how many)",
+    "lower limits.max_num_seqs or limits.max_model_len to the values the message names, or "
+    "accept fewer sequences at full length",
 )
 MEMORY_TIGHT = _kind(
     "memory-tight",

@@ -47,41 +47,58 @@ class _Section(_Data, frozen=True, kw_only=True):
 
 
 class GraphSizes(_Data, frozen=True, kw_only=True):
-    """Where a graph mode's sizes go and what they mean.
+    """Where a graph mode's sizes go and what the release does with them, in this order.
 
-    ``unit`` ``batch``: sequences per decode step (torchair ``graph_batch_sizes``; sizes above
-    max_num_seqs are dropped and max_num_seqs is appended). ``tokens``: token counts
-    (``cudagraph_capture_sizes``; sizes above max_num_batched_tokens are dropped, the rest
-    rounded up to multiples of 1 + speculative tokens). ``padded_by_speculative``: the
-    release multiplies batch sizes by 1 + speculative tokens.
+    ``unit``: ``batch`` (sequences per decode step) or ``tokens`` (tokens per forward pass).
+    ``limit``: sizes above this launch setting are dropped (None: none is dropped).
+    ``append_limit``: the limit is appended when the largest size kept is below it.
+    ``none_left``: what is captured when every size was dropped: ``one_and_limit`` [1,
+    limit], ``nothing`` no graph. ``speculative``: with MTP (k speculative tokens)
+    ``multiply`` captures each size × (1 + k); ``round_up`` rounds each size up to a
+    multiple of 1 + k, drops rounded sizes above the largest kept one, and captures [1 + k]
+    when none is left (a ValueError when 1 + k is above it too); ``none`` leaves them.
     """
 
     at: list[str]
     unit: Literal["batch", "tokens"]
-    padded_by_speculative: bool = False
+    limit: Literal["max_num_seqs", "max_num_batched_tokens"] | None = None
+    append_limit: bool = False
+    none_left: Literal["one_and_limit", "nothing"] = "nothing"
+    speculative: Literal["none", "multiply", "round_up"] = "none"
+    rejects: str = ""  # what the release raises when round_up leaves no size
 
 
 class GraphMode(_Data, frozen=True, kw_only=True):
+    """How a graph mode is switched on (argv, --additional-config, --compilation-config),
+    what its sizes mean, and one sentence for PLAN.md."""
+
     args: list[str] = []
     additional_config: dict[str, Any] = {}
     compilation_config: dict[str, Any] = {}
     sizes: GraphSizes | None = None
     eager: bool = False  # this mode is --enforce-eager (no graphs)
+    summary: str = ""
 
 
 class Rule(_Data, frozen=True, kw_only=True):
     """A start-up check of the release, on the launch's settings (dotted paths such as
-    ``additional_config.torchair_graph_config.enabled`` or ``args.enforce_eager``).
+    ``additional_config.torchair_graph_config.enabled``, ``args.enforce_eager`` or
+    ``env.DYNAMIC_EPLB``).
 
-    ``requires``: any of ``when`` set (truthy) needs ``needs`` truthy. ``excludes``: ``when``
-    and ``needs`` both truthy fail. ``equals``: any of ``when`` set needs ``needs`` ==
-    ``value``. ``at_least``: with ``when`` truthy and ``unless`` falsy, ``needs`` >= the
-    path ``value``. ``code`` is the catalogue code reported, ``raises`` what the release raises.
+    A path of ``when`` is *set* when it is truthy (``when_set: truthy``) or present and not
+    null (``present``). ``requires``: any ``when`` set needs ``needs`` truthy.
+    ``excludes``: ``when`` set and ``needs`` truthy fail. ``equals``: ``when`` set needs
+    ``needs`` == ``value``. ``one_of``: ``when`` set needs ``needs`` in the list ``value``.
+    ``at_least``: with ``when`` set and ``unless`` falsy, ``needs`` >= the path ``value``.
+    ``divides``: every ``when`` set to a number n > 0 needs ``needs`` % n == 0.
+    ``forbidden``: any ``when`` set fails. ``code`` is the catalogue code reported,
+    ``raises`` what the release raises.
     """
 
-    kind: Literal["requires", "excludes", "equals", "at_least"]
+    kind: Literal["requires", "excludes", "equals", "one_of", "at_least", "divides", "forbidden"]
     when: list[str]
-    needs: str
+    when_set: Literal["truthy", "present"] = "truthy"
+    needs: str = ""
     value: Any = None
     unless: str | None = None
     code: str
@@ -90,10 +107,10 @@ class Rule(_Data, frozen=True, kw_only=True):
 
 
 class AdditionalConfig(_Data, frozen=True, kw_only=True):
-    """``keys``: every top-level key read (→ the nested keys read inside it, or null);
-    null when the release's key list is not profiled. ``ignored``: keys an earlier release
-    read and this one ignores → where the setting lives now. ``strict``: containers whose
-    unknown keys raise at start."""
+    """``keys``: every top-level key read (→ the nested keys read inside it, or null: a
+    scalar, or a dict read whole); null when the release's key list is not profiled.
+    ``ignored``: keys an earlier release read and this one ignores → where the setting
+    lives now. ``strict``: containers whose unknown keys raise at start."""
 
     keys: dict[str, list[str] | None] | None
     ignored: dict[str, str] = {}
@@ -116,10 +133,13 @@ class Mtp(_Data, frozen=True, kw_only=True):
 
 
 class Headless(_Data, frozen=True, kw_only=True):
-    """``--api-server-count`` on a ``--headless`` node: the largest value vLLM accepts."""
+    """``--api-server-count`` on a ``--headless`` node: the largest value vLLM accepts,
+    what it raises above it, and how many API servers the head starts by default
+    (``one``, or ``per_dp_rank``: ``--data-parallel-size`` of them)."""
 
     max_api_server_count: int
     message: str
+    head_api_servers: Literal["one", "per_dp_rank"] = "one"
 
 
 class EnvEntry(_Data, frozen=True, kw_only=True):
@@ -140,6 +160,45 @@ class FamilyParsers(_Data, frozen=True, kw_only=True):
     reasoning_advice: str
 
 
+class Moved(_Data, frozen=True, kw_only=True):
+    """A setting an earlier release read at another place. ``to``: the cluster-file key path
+    that holds it on this release (``additional_config.finegrained_tp_config.x``,
+    ``env.NAME``, ``graph.mode``, ``scheduler.ascend``) or null when it is gone; ``convert``:
+    how the value carries over (``bool``: "1"/"true" → true); ``still_read``: the release
+    still honours the old place (deprecated)."""
+
+    to: str | None
+    note: str
+    convert: Literal["same", "bool", "int"] = "same"
+    still_read: bool = False
+
+
+class Default(_Data, frozen=True, kw_only=True):
+    """A default of the release that a launch does not set (shown when it changes)."""
+
+    value: str
+    note: str = ""
+
+
+class Layout(_Data, frozen=True, kw_only=True):
+    """The parallel layout the release's own DeepSeek-V3.1 multi-node guide runs."""
+
+    nodes: int
+    npus_per_node: int
+    tp: int
+    dp_local: int
+    hardware: str
+
+
+class Example(_Data, frozen=True, kw_only=True):
+    """The release guide's multi-node example as cluster-file keys over dsprep's
+    ``--init`` example (empty: the seed manual's example is this release's), and where
+    dsprep departs from the guide and why."""
+
+    document: dict[str, Any] = {}
+    departs: list[str] = []
+
+
 class Launch(_Section, frozen=True, kw_only=True):
     vllm: str
     graph_modes: dict[str, GraphMode]
@@ -153,6 +212,10 @@ class Launch(_Section, frozen=True, kw_only=True):
     rules: list[Rule]
     headless: Headless
     env: list[EnvEntry]
+    moved: dict[str, Moved]
+    defaults: dict[str, Default]
+    layout: Layout
+    example: Example
 
 
 # --- weights --------------------------------------------------------------------------------
@@ -172,11 +235,17 @@ class DescriptionLookup(_Data, frozen=True, kw_only=True):
 
 class Fused(_Data, frozen=True, kw_only=True):
     """Layers the release loads as one: ``members`` (leaf module names, or an expert path
-    such as ``experts.0.gate_proj``) must share one quant type and FLOAT-ness."""
+    such as ``experts.0.gate_proj``) must share one quant type (``message``, with
+    ``{prefix}``) and FLOAT-ness (``float_message``: what it raises when some members are
+    FLOAT and others not). ``except_graph_modes``: graph modes in which the release builds
+    the members as separate layers (0.11.0's torchair model keeps q_a_proj and
+    kv_a_proj_with_mqa apart)."""
 
     module: str
     members: list[str]
     message: str
+    float_message: str = ""
+    except_graph_modes: list[str] = []
 
 
 class Companion(_Data, frozen=True, kw_only=True):
@@ -188,6 +257,9 @@ class Companion(_Data, frozen=True, kw_only=True):
     dtypes: dict[str, list[str]]
     shape: Literal["out1", "one", "out"]
     scalar_ok: bool = False
+    # [] also on a member of a fused layer (``weights.fused``); otherwise that layer's
+    # loader asserts the shape [1] (vLLM's MergedColumnParallelLinear.weight_loader)
+    scalar_fused_ok: bool = False
 
 
 class QuantMethod(_Data, frozen=True, kw_only=True):
@@ -203,16 +275,33 @@ class LeftoverConfig(_Data, frozen=True, kw_only=True):
     without_method: str
 
 
+class FaQuant(_Data, frozen=True, kw_only=True):
+    """``fa_quant_type`` in the description (msmodelslim ``--fa_quant``; a top-level
+    config.json key is read by nothing). ``applies``: which of the model's MLA layers get
+    an attention quant method of that type: ``none`` (the key has no effect on them),
+    ``every`` one, or ``marked`` ones (whose layer index is in a description key that
+    contains ``marker``). A type the release does not register for attention
+    (``quant_types.attention``) then fails with ``raises``."""
+
+    applies: Literal["none", "every", "marked"]
+    marker: str = ""
+    raises: str = ""
+
+
 class Weights(_Section, frozen=True, kw_only=True):
     description: DescriptionLookup
     quant_types: dict[Literal["linear", "moe", "attention"], list[str]]
     fused: list[Fused]
     never_looked_up: list[str]  # family roles the release never looks up
     optional: list[str]  # family roles whose entries may be absent
+    # family role -> the description key the release reads when the role's own entry is
+    # absent (that key must then be there and FLOAT)
+    fallback: dict[str, str]
     must_be_float: list[str]  # family roles that must be FLOAT
     methods: dict[str, QuantMethod]  # quant type -> the tensors of a linear / expert
     model_dtypes: list[str]
     leftover_quantization_config: LeftoverConfig
+    fa_quant_type: FaQuant
 
 
 # --- chat -----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def step_line(number: int, total: int, record: StepRecord) -> str:
     text = f" - {record.summary}" if record.summary else ""
-    return f"[{number}/{total}] {record.name}: {record.status}{text}"
+    details = "".join(f"\n      {line}" for line in record.details)
+    return f"[{number}/{total}] {record.name}: {record.status}{text}{details}"
 
 
 def demo_summary(summary: DemoSummary) -> list[str]:
@@ -41,10 +42,11 @@ def demo(ctx: click.Context, folder: Path | None, fmt: str) -> ExitCode:
     Builds a tiny DeepSeek-V3-shaped W8A8 repo and an FP8 one, serves them from a
     ModelScope-compatible hub on 127.0.0.1, fetches the W8A8 repo with the real modelscope
     client, shows the FP8 repo refused before any shard is transferred, checks the
-    download against its manifest, lints and rewrites its chat template and writes the
-    launch scripts of the manual's cluster. DIR (default: a new temporary folder) holds
-    everything, including the client's cache and credentials. Each step is printed as it
-    runs.
+    download against its manifest, lints and rewrites its chat template, writes the
+    launch scripts of the manual's cluster, then migrates a copy of that cluster to the
+    newest bundled release, prints what changes and writes its scripts too. DIR (default:
+    a new temporary folder) holds everything, including the client's cache and
+    credentials. Each step is printed as it runs.
     """
     from dsprep.demo.run import DemoListener, run_demo
 

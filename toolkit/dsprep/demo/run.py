@@ -49,6 +49,7 @@ class StepOutcome:
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # lines printed under the step
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,39 @@ def emit_launch_scripts(ctx: DemoContext) -> StepOutcome:
     return StepOutcome(result.ok, summary, {"out": str(out)}, result.errors)
 
 
+def migrate_launch(ctx: DemoContext) -> StepOutcome:
+    """The manual's cluster file carried to the newest bundled release: a copy of it
+    migrated (``emit-launch --image TAG --migrate``), its scripts emitted, the changes
+    listed."""
+    import shutil
+
+    from dsprep.atomic import backup_path
+    from dsprep.launch.migrate import migrate_and_emit
+    from dsprep.profiles import newest_profile
+
+    tag = newest_profile().name
+    manual = ctx.path("cluster.yaml")
+    cluster = ctx.path(f"cluster-{tag}.yaml")
+    backup_path(cluster).unlink(missing_ok=True)  # a new copy each run: the backup is its
+    shutil.copyfile(manual, cluster)
+    out = ctx.path(f"launch-{tag}")
+    result = migrate_and_emit(cluster, tag, out)
+    migration = result.payload.migration
+    emitted = result.payload.emit
+    written = emitted.written if emitted is not None else []
+    details = [
+        f"{scope}: {line}" for scope in ("file", "launch") for line in migration.lines(scope)
+    ]
+    files = len(migration.lines("file"))
+    summary = (
+        f"dsprep emit-launch {cluster.name} --image {tag} --migrate --out {out}: {result.status};"
+        f" {migration.source} → {migration.target}, {files} change(s) to the cluster file,"
+        f" {len(written)} files written"
+    )
+    data = {"cluster": str(cluster), "out": str(out), "changes": migration.changes}
+    return StepOutcome(result.ok, summary, data, result.errors, details)
+
+
 DEFAULT_STEPS: list[Step] = [
     Step("build-samples", build_samples),
     Step("start-hub", start_hub),
@@ -247,6 +281,7 @@ DEFAULT_STEPS: list[Step] = [
     Step("template-rewrite", rewrite_template),
     Step("render-self-test", self_test_template),
     Step("emit-launch", emit_launch_scripts),
+    Step("migrate-launch", migrate_launch),
 ]
 
 
@@ -256,6 +291,7 @@ class StepRecord(JsonPayload):
     status: str  # ok, fail, skipped
     summary: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -308,7 +344,9 @@ def run_demo(
             else:
                 outcome = step.run(ctx)
                 status = "ok" if outcome.ok else "fail"
-                record = StepRecord(step.name, status, outcome.summary, outcome.data)
+                record = StepRecord(
+                    step.name, status, outcome.summary, outcome.data, outcome.details
+                )
                 findings += outcome.findings
                 if not outcome.ok:
                     failed = True

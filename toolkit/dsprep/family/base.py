@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from enum import Enum
+from itertools import compress, repeat
 from typing import Any
 
 import msgspec
@@ -120,8 +121,11 @@ class ModelFamily(msgspec.Struct, frozen=True, eq=False):
         """The names whose role is one of ``roles`` (a substring filter first, then
         :attr:`role` on the few candidates)."""
         markers = tuple(self.role_markers.get(r, "") for r in roles)
-        if "" in markers:
-            candidates: Iterable[str] = names
-        else:
-            candidates = [n for n in names if any(m in n for m in markers)]
+        candidates: Iterable[str] = names
+        if "" not in markers:  # C-level substring tests, one pass per marker
+            names = list(names)
+            matched: set[str] = set()
+            for marker in markers:
+                matched.update(compress(names, map(str.__contains__, names, repeat(marker))))
+            candidates = compress(names, map(matched.__contains__, names))
         return [n for n in candidates if self.role(n, arch) in roles]

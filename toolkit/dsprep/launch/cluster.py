@@ -293,8 +293,11 @@ class Loaded:
 def load_cluster(path: Path, *, display: str | None = None) -> Loaded:
     """Read and validate ``path``; schema errors become findings (all of them at once)."""
     path = Path(path)
-    source = display or str(path)
-    document = read_document(path)
+    return load_document(read_document(path), display or str(path))
+
+
+def load_document(document: Any, source: str) -> Loaded:
+    """Validate a document read from the cluster file ``source`` (see :func:`load_cluster`)."""
     profile = document_profile(document)
     findings = schema_findings(document, source, profile)
     if findings or not isinstance(document, dict):

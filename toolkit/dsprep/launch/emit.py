@@ -18,17 +18,17 @@ from dsprep import catalogue as C
 from dsprep.atomic import atomic_write_text, regular_stat
 from dsprep.errors import InputError
 from dsprep.findings import Finding, JsonPayload, NoPayload, Result
+from dsprep.launch.advice import advice, head_api_servers
 from dsprep.launch.argv import CONTAINER_SCRIPTS_DIR, serve_argv
-from dsprep.launch.cluster import Cluster, load_cluster
+from dsprep.launch.cluster import Cluster, Loaded, load_cluster
+from dsprep.launch.examples import example_for, seed_text
 from dsprep.launch.outdir import EDITED, MANIFEST_NAME, KeptFile, publish
 from dsprep.launch.pitfalls import PROFILE_CHECKS
 from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
 from dsprep.launch.rules import GENERAL_CHECKS, check_profile
 from dsprep.launch.scripts import node_scripts, render, role, verify_script
-from dsprep.profiles import Profile
-from dsprep.resources import templates_dir
+from dsprep.profiles import Profile, profile_for
 
-EXAMPLE_NAME = "cluster.example.yaml"
 VERIFY_NAME = "verify.sh"
 PLAN_NAME = "PLAN.md"
 TOP_LEVEL_FILES = (VERIFY_NAME, PLAN_NAME)
@@ -44,7 +44,11 @@ class Validation:
 
 def validate(path: Path, model_dir: Path | None = None) -> Validation:
     """Every check on the cluster file; stops after the schema when the schema fails."""
-    loaded = load_cluster(path)
+    return validate_loaded(load_cluster(path), model_dir)
+
+
+def validate_loaded(loaded: Loaded, model_dir: Path | None = None) -> Validation:
+    """Every check on a loaded cluster document (see :func:`validate`)."""
     outcome = Validation(findings=list(loaded.findings))
     cluster = loaded.cluster
     if cluster is None:
@@ -96,7 +100,15 @@ def plan_markdown(outcome: Validation) -> str:
         added_env=[(e.name, e.value, e.added) for e in profile.launch.env if e.added],
         findings=outcome.findings,
         memory=plan_lines(plan, cluster),
+        mode=profile.launch.graph_modes[cluster.graph_mode],
+        api_servers=head_api_servers(cluster, profile),
+        advice=advice_lines(cluster, profile),
     )
+
+
+def advice_lines(cluster: Cluster, profile: Profile) -> list[str]:
+    """What the release's own guide does differently (advice, never applied)."""
+    return [change.line() for change in advice(cluster, profile)]
 
 
 def rendered_files(outcome: Validation) -> dict[str, str]:
@@ -142,6 +154,7 @@ class InitSummary(JsonPayload):
 
     target: str
     written: list[str]
+    tag: str = ""  # --image: that release's documented defaults ("": the seed manual's)
     init: bool = True
 
 
@@ -193,19 +206,29 @@ def plan_result(path: Path, model_dir: Path | None = None) -> Result[PlanSummary
     outcome = validate(path, model_dir)
     summary = PlanSummary()
     if outcome.plan is not None and outcome.cluster is not None:
-        summary = PlanSummary(outcome.plan.to_json(), plan_lines(outcome.plan, outcome.cluster))
+        lines = plan_lines(outcome.plan, outcome.cluster)
+        if outcome.profile is not None:
+            hints = advice_lines(outcome.cluster, outcome.profile)
+            if hints:
+                lines += [
+                    "",
+                    f"Advice from vllm-ascend {outcome.profile.name}'s own guide (never applied):",
+                ]
+                lines += [f"- {line}" for line in hints]
+        summary = PlanSummary(outcome.plan.to_json(), lines)
     return Result("plan", summary, list(outcome.findings))
 
 
 def example_text() -> str:
     """The annotated example cluster file with the seed manual's exact values."""
-    path = templates_dir() / "launch" / EXAMPLE_NAME
-    return path.read_text(encoding="utf-8")
+    return seed_text()
 
 
-def write_example(target: Path) -> Result[InitSummary]:
-    """``--init``: write the example; an existing different file is left alone."""
-    text = example_text()
+def write_example(target: Path, tag: str | None = None) -> Result[InitSummary]:
+    """``--init``: write the example (with ``tag``: that release's documented multi-node
+    defaults over it); an existing different file is left alone."""
+    profile = profile_for(tag) if tag is not None else None
+    text = example_for(profile, tag)
     if regular_stat(target) is not None:  # a FIFO or a folder is refused here
         try:
             same = target.read_text(encoding="utf-8") == text
@@ -217,7 +240,7 @@ def write_example(target: Path) -> Result[InitSummary]:
                 hint="pass another file name to --init, or delete the file first",
                 path=target,
             )
-        return Result("emit-launch", InitSummary(str(target), []))
+        return Result("emit-launch", InitSummary(str(target), [], tag or ""))
     atomic_write_text(target, text, backup=False)
     os.chmod(target, 0o644)
-    return Result("emit-launch", InitSummary(str(target), [str(target)]))
+    return Result("emit-launch", InitSummary(str(target), [str(target)], tag or ""))

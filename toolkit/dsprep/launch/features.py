@@ -143,20 +143,40 @@ def check_speculative(cluster: Cluster, profile: Profile) -> list[Finding]:
 
 
 def check_headless(cluster: Cluster, profile: Profile) -> list[Finding]:
-    """``--api-server-count`` in extra_args reaches the headless nodes too."""
-    if len(cluster.nodes) < 2:
-        return []
-    limit = profile.launch.headless.max_api_server_count
-    return [
-        finding(
-            cluster,
-            C.HEADLESS_API_SERVER_COUNT,
-            f"extra_args[{i}]",
-            f"--api-server-count {value} also reaches the headless nodes: vLLM"
-            f" {profile.launch.vllm} allows at most {limit} there"
-            f" ({profile.launch.headless.message})",
-            "remove --api-server-count from extra_args",
-        )
-        for i, value in arg_values(cluster.extra_args, "--api-server-count")
-        if value is None or not value.isdigit() or int(value) > limit
-    ]
+    """``--api-server-count`` in extra_args reaches every node: above the release's limit
+    the headless nodes stop at start; below 1 the head serves no API (vLLM runs it
+    headless too)."""
+    headless = profile.launch.headless
+    limit = headless.max_api_server_count
+    allowed = "no --api-server-count above 0" if limit == 0 else f"at most {limit}"
+    default = (
+        f"; the head starts {cluster.dp} API servers (one per DP rank) by default"
+        if headless.head_api_servers == "per_dp_rank"
+        else ""
+    )
+    found: list[Finding] = []
+    for flag in ("--api-server-count", "-asc"):
+        for i, value in arg_values(cluster.extra_args, flag):
+            count = int(value) if value is not None and value.isdigit() else None
+            if count is not None and count < 1:
+                message = (
+                    f"{flag} {value} makes the head serve no API: vLLM {profile.launch.vllm}"
+                    " runs every node headless and verify.sh never gets an answer"
+                )
+            elif len(cluster.nodes) > 1 and (count is None or count > limit):
+                message = (
+                    f"{flag} {value} also reaches the headless nodes: vLLM"
+                    f" {profile.launch.vllm} allows {allowed} there ({headless.message})"
+                )
+            else:
+                continue
+            found.append(
+                finding(
+                    cluster,
+                    C.HEADLESS_API_SERVER_COUNT,
+                    f"extra_args[{i}]",
+                    message,
+                    f"remove {flag} from extra_args{default}",
+                )
+            )
+    return found

@@ -6,7 +6,6 @@ fields; none compares a release, parser or graph-mode name.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from dsprep import catalogue as C
@@ -19,6 +18,7 @@ from dsprep.launch.features import (
     check_speculative,
     flag_conflicts,
 )
+from dsprep.launch.graphs import captured_graphs, speculative_step
 from dsprep.launch.release_rules import check_release_rules
 from dsprep.launch.rules import finding
 from dsprep.profiles import GraphSizes, Profile
@@ -44,54 +44,71 @@ def check_graph(cluster: Cluster, profile: Profile) -> list[Finding]:
             )
         )
     elif sizes and mode.sizes is not None:
-        found += _size_findings(cluster, mode.sizes)
+        found += _size_findings(cluster, profile, mode.sizes)
     if engine_config(cluster, profile).compilation_config:
         owner = "graph.mode/graph.batch_sizes on this image"
         found += flag_conflicts(cluster, "--compilation-config", owner)
     return found
 
 
-def _size_findings(cluster: Cluster, rule: GraphSizes) -> list[Finding]:
-    """``batch`` sizes above max_num_seqs are dropped (max_num_seqs is appended) and, with
-    MTP, multiplied by 1 + k; ``tokens`` sizes above max_num_batched_tokens are dropped
-    and the rest rounded up to multiples of 1 + k."""
-    sizes = cluster.graph_batch_sizes
-    step = 1 + cluster.mtp_tokens if cluster.mtp else 1
-    if rule.unit == "batch":
-        limit, what = cluster.max_num_seqs, "limits.max_num_seqs"
-        consequence = "drops them and appends max_num_seqs"
-    else:
-        limit, what = cluster.max_num_batched_tokens, "limits.max_num_batched_tokens"
-        consequence = "drops them (capture sizes count tokens)"
+def _size_findings(cluster: Cluster, profile: Profile, rule: GraphSizes) -> list[Finding]:
+    """What the release does with the sizes (:func:`captured_graphs`), said as findings."""
+    sizes = list(cluster.graph_batch_sizes)
+    outcome = captured_graphs(sizes, rule, cluster)
+    unit = "sequences per decode step" if rule.unit == "batch" else "tokens per forward pass"
+    where = ".".join(rule.at)
+    step = speculative_step(cluster)
     found: list[Finding] = []
-    dropped = sorted({s for s in sizes if s > limit})
-    if dropped:
+    if outcome.rejected:
+        return [
+            finding(
+                cluster,
+                C.GRAPH_SIZES_INVALID,
+                "graph.batch_sizes",
+                f"{sizes} ({where}, {unit}) leave no size once rounded up to multiples of"
+                f" 1 + {cluster.mtp_tokens} speculative tokens: vllm-ascend {profile.name}"
+                f" stops at start with {rule.rejects}",
+                f"use sizes that are multiples of {step}, e.g. [{step}]",
+            )
+        ]
+    if outcome.dropped:
+        above = (
+            f"exceed {outcome.limit_key} {outcome.limit}"
+            if any(outcome.limit is not None and s > outcome.limit for s in outcome.dropped)
+            else f"round up past the largest size {max(sizes)} (multiples of {step})"
+        )
         found.append(
             finding(
                 cluster,
                 C.GRAPH_BATCH_SIZE_DROPPED,
                 "graph.batch_sizes",
-                f"{dropped} exceed {what} {limit}; the release {consequence}, so those graphs"
-                " are never captured",
-                f"use sizes up to {limit}",
+                f"{outcome.dropped} {above}; vllm-ascend {profile.name} drops them, so those"
+                f" graphs are never captured ({where} counts {unit})",
+                f"use sizes up to {outcome.limit}"
+                + (f" that are multiples of {step}" if rule.speculative == "round_up" else ""),
             )
         )
-    kept = [s for s in sizes if s <= limit]
-    if step > 1 and kept:
-        if rule.unit == "batch" and rule.padded_by_speculative:
-            padded = [s * step for s in kept]
-        else:
-            padded = [math.ceil(s / step) * step for s in kept]
-        if padded != kept:
-            found.append(
-                finding(
-                    cluster,
-                    C.GRAPH_BATCH_SIZES_PADDED,
-                    "graph.batch_sizes",
-                    f"with MTP (1 + {cluster.mtp_tokens} tokens per step) the graphs are"
-                    f" captured for {padded} tokens",
-                )
+    if not outcome.captured:
+        return found
+    kept = [s for s in sorted(set(sizes)) if s not in outcome.dropped]
+    if outcome.captured != kept and (outcome.appended or step > 1):
+        why = []
+        if outcome.appended:
+            why.append(f"appends {outcome.appended}")
+        if step > 1 and rule.speculative == "multiply":
+            why.append(f"multiplies by 1 + {cluster.mtp_tokens} speculative tokens")
+        if step > 1 and rule.speculative == "round_up":
+            why.append(f"rounds up to multiples of 1 + {cluster.mtp_tokens} speculative tokens")
+        found.append(
+            finding(
+                cluster,
+                C.GRAPH_BATCH_SIZES_PADDED,
+                "graph.batch_sizes",
+                f"vllm-ascend {profile.name} {' and '.join(why)}: the graphs are captured for"
+                f" {outcome.captured}"
+                + (" tokens" if rule.unit == "tokens" or rule.speculative == "multiply" else ""),
             )
+        )
     return found
 
 
@@ -102,8 +119,9 @@ def check_scheduler(cluster: Cluster, profile: Profile) -> list[Finding]:
                 cluster,
                 C.ASCEND_SCHEDULER_UNSUPPORTED,
                 "scheduler.ascend",
-                f"image {profile.name} has no Ascend scheduler; an ascend_scheduler_config"
-                " would be silently ignored",
+                f"image {profile.name} has no Ascend scheduler; dsprep writes no"
+                " ascend_scheduler_config (the release would ignore it) and vLLM's scheduler"
+                " is used",
             )
         ]
     return []
@@ -122,9 +140,10 @@ def check_additional_config(cluster: Cluster, profile: Profile) -> list[Finding]
                     cluster,
                     C.ADDITIONAL_CONFIG_IGNORED,
                     where,
-                    f"image {profile.name} silently ignores {key}; the setting lives in"
-                    f" {known.ignored[key]}",
-                    f"remove {where}; use {known.ignored[key]}",
+                    f"vllm-ascend {profile.name} silently ignores {key}; the setting lives"
+                    f" in {known.ignored[key]}",
+                    f"remove {where}; use {known.ignored[key]} (`dsprep emit-launch"
+                    f" {cluster.source} --image {cluster.image_tag} --migrate` moves it)",
                 )
             )
         elif known.keys is not None and key not in known.keys:
@@ -165,6 +184,29 @@ def _nested(
     ]
 
 
+def check_env(cluster: Cluster, profile: Profile) -> list[Finding]:
+    """env variables of the cluster file that this release reads elsewhere, or not at all."""
+    found: list[Finding] = []
+    for name in cluster.env:
+        moved = profile.launch.moved.get(f"env.{name}")
+        if moved is None:
+            continue
+        now = f"it lives in {moved.to}" if moved.to else "nothing reads it"
+        old = "still read, deprecated" if moved.still_read else "ignored"
+        found.append(
+            finding(
+                cluster,
+                C.ENV_MOVED,
+                f"env.{name}",
+                f"{old} by vllm-ascend {profile.name}: {now} ({moved.note})",
+                (f"set {moved.to} instead" if moved.to else f"remove env.{name}")
+                + f" (`dsprep emit-launch {cluster.source} --image {cluster.image_tag}"
+                " --migrate` does)",
+            )
+        )
+    return found
+
+
 def check_rules(cluster: Cluster, profile: Profile) -> list[Finding]:
     return check_release_rules(cluster, profile, engine_config(cluster, profile))
 
@@ -173,6 +215,7 @@ PROFILE_CHECKS: tuple[ProfileCheck, ...] = (
     check_graph,
     check_scheduler,
     check_additional_config,
+    check_env,
     check_rules,
     check_parsers,
     check_speculative,

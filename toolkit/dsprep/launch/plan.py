@@ -3,6 +3,12 @@ a runtime reserve, against NPU HBM × gpu_memory_utilization.
 
 KV per token (MLA) = (kv_lora_rank + qk_rope_head_dim) × layers × dtype bytes; it is not
 split by TP (one latent head), and each DP rank holds the KV of its own max_num_seqs.
+
+vLLM stops at start only when the KV cache cannot hold one sequence of max_model_len
+(``check_enough_kv_cache_memory``: "To serve at least one request with the models's max
+seq len …"); when it holds one but not max_num_seqs of them, vLLM starts and admits fewer
+sequences at once. The first is ``memory-no-fit`` (error), the second
+``memory-concurrency-limited`` (warning).
 """
 
 from __future__ import annotations
@@ -74,12 +80,22 @@ class MemoryPlan:
 
     @property
     def fits(self) -> bool:
+        """Every one of max_num_seqs sequences of max_model_len fits at once."""
         return self.headroom_bytes >= 0
+
+    @property
+    def starts(self) -> bool:
+        """The KV cache holds at least one sequence of max_model_len (vLLM's start check)."""
+        one = self.tokens_per_seq * self.kv_bytes_per_token
+        return self.weight_bytes_per_npu + self.reserve_bytes + one <= self.budget_bytes
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document.update(
-            used_bytes=self.used_bytes, headroom_bytes=self.headroom_bytes, fits=self.fits
+            used_bytes=self.used_bytes,
+            headroom_bytes=self.headroom_bytes,
+            fits=self.fits,
+            starts=self.starts,
         )
         return document
 
@@ -173,10 +189,17 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
             f" {plan.max_model_len_fit}; largest max_num_seqs at max_model_len"
             f" {cluster.max_model_len}: {plan.max_num_seqs_fit}."
         )
+    elif plan.starts:
+        lines.append(
+            f"STARTS, BUT NOT AT FULL CONCURRENCY: {gib(-plan.headroom_bytes)} over budget per NPU"
+            f" with {cluster.max_num_seqs} sequences of max_model_len; vLLM starts and holds at"
+            f" most {plan.max_num_seqs_fit} of them at once (the others wait); for all of them,"
+            f" {_advice(plan, cluster)}."
+        )
     else:
         lines.append(
-            f"DOES NOT FIT: {gib(-plan.headroom_bytes)} over budget per NPU;"
-            f" {_advice(plan, cluster)}."
+            f"DOES NOT FIT: {gib(-plan.headroom_bytes)} over budget per NPU; not even one"
+            f" sequence of max_model_len fits, so vLLM stops at start; {_advice(plan, cluster)}."
         )
     return lines
 
@@ -211,15 +234,32 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
                 f"set limits.max_model_len to at most {plan.max_position_embeddings}",
             )
         )
-    if not plan.fits:
+    if not plan.starts:
+        one = plan.tokens_per_seq * plan.kv_bytes_per_token
         found.append(
             finding(
                 cluster,
                 C.MEMORY_NO_FIT,
                 "limits",
-                f"weights {gib(plan.weight_bytes_per_npu)} + KV"
-                f" {gib(plan.kv_bytes_per_npu)} + reserve {gib(plan.reserve_bytes)} per NPU exceed"
-                f" {gib(plan.budget_bytes)} ({plan.device} × gpu_memory_utilization)",
+                f"weights {gib(plan.weight_bytes_per_npu)} + the KV cache of one sequence of"
+                f" max_model_len {gib(one)} + reserve {gib(plan.reserve_bytes)} per NPU exceed"
+                f" {gib(plan.budget_bytes)} ({plan.device} × gpu_memory_utilization): vLLM stops"
+                " at start (ValueError: To serve at least one request with the models's max seq"
+                " len … KV cache is needed)",
+                _advice(plan, cluster),
+            )
+        )
+    elif not plan.fits:
+        found.append(
+            finding(
+                cluster,
+                C.MEMORY_CONCURRENCY_LIMITED,
+                "limits",
+                f"{cluster.max_num_seqs} sequences of max_model_len need KV"
+                f" {gib(plan.kv_bytes_per_npu)} per NPU beside weights"
+                f" {gib(plan.weight_bytes_per_npu)} and reserve {gib(plan.reserve_bytes)}, over"
+                f" {gib(plan.budget_bytes)}: vLLM starts and holds at most"
+                f" {plan.max_num_seqs_fit} of them at once",
                 _advice(plan, cluster),
             )
         )

@@ -215,7 +215,9 @@ def check_extra_args(cluster: Cluster) -> list[Finding]:
                     cluster,
                     C.EXTRA_ARG_CONFLICT,
                     f"extra_args[{i}]",
-                    f"{flag_of(arg)} is set by the cluster file's {owner}",
+                    f"{flag_of(arg)} is set by the cluster file's {owner}; vLLM keeps the"
+                    " last value it parses, so this one silently replaces the key's and the"
+                    " plan no longer describes the launch",
                     f"remove it from extra_args and set {owner} instead",
                 )
             )

@@ -3,12 +3,15 @@ and the model dtype.
 
 vLLM reads ``quantization_config`` from config.json before the description file. What a
 block left there does depends on the release (``weights.leftover_quantization_config``):
-up to 0.11 the ascend method takes the block itself for the description (a KeyError on
-the first lookup); from 0.12 a block with ``quant_method`` contradicts
-``--quantization ascend`` (a ValueError at start), and one without ``quant_method`` still
-replaces the description. The model dtype must be one the release supports and the one
-the checkpoint was exported for: static W8A8 ``deq_scale`` is F32 in a bfloat16 export and
-I64 in a float16 one.
+up to 0.11 the ascend method takes any block itself for the description (a KeyError on
+the first lookup, when the workers build the model); from 0.12 a block with
+``quant_method`` contradicts ``--quantization ascend`` (a ValueError at start), and one
+without ``quant_method`` (even ``{}``: vLLM writes ``quant_method: ""`` into it) still
+replaces the description, which is then never read. A top-level ``fa_quant_type`` is read
+by nothing (:mod:`dsprep.weights.fa_quant` judges the description's). The model dtype must
+be one the release supports and the one the checkpoint was exported for: static W8A8
+``deq_scale`` is F32 in a bfloat16 export and I64 in a float16 one; ``--fix`` writes that
+dtype, and none over an export whose tensors say both.
 """
 
 from __future__ import annotations
@@ -126,20 +129,28 @@ def config_findings(
 
 
 def dtype_findings(
-    config: ModelConfig, profile: Profile, exported_as: str | None, evidence: str
+    config: ModelConfig,
+    profile: Profile,
+    exported_as: str | None,
+    evidence: str,
+    *,
+    mixed: bool = False,
 ) -> list[Finding]:
     """The model dtype must be supported and match the export (``exported_as``: the dtype
-    the checkpoint's tensors say, with ``evidence`` naming the tensor; None: unknown)."""
+    the checkpoint's tensors say, with ``evidence`` naming the tensor; None: unknown, or
+    ``mixed``: the tensors say two dtypes, which the shard checks report)."""
     values = config.dtypes()
     name = os.path.basename(config.shown)
     wanted = exported_as or DEFAULT_DTYPE
+    if mixed:
+        return []  # no dtype serves a mixed export: bad-quant-tensor names the odd tensors
     if not values:
         return [
             C.TORCH_DTYPE(
                 config.shown,
-                f"{name} has no 'torch_dtype' key; vllm-ascend {profile.name} then loads the "
-                f"model in the dtype transformers defaults to, and this export is {wanted}"
-                + (f" ({evidence})" if evidence else ""),
+                f"{name} has no 'torch_dtype' key; vllm-ascend {profile.name} then picks the "
+                f"model dtype without it (not from what the scales need), and this export is "
+                f"{wanted}" + (f" ({evidence})" if evidence else ""),
                 hint=f'set "torch_dtype": "{wanted}" (dsprep check --fix does it)',
                 severity=Severity.WARNING,
             )
@@ -160,16 +171,22 @@ def dtype_findings(
                 C.TORCH_DTYPE(
                     config.shown,
                     f"key {key!r} in {name} is {value!r} but the checkpoint is a {exported_as} "
-                    f"export ({evidence}); the W8A8 scales would be loaded with the wrong "
-                    "dtype, silently corrupting them",
-                    hint=f'set "{key}": "{exported_as}" (dsprep check --fix does it)',
+                    f"export ({evidence}); vllm-ascend {profile.name} would load its W8A8 "
+                    f"scales as {value} tensors, silently corrupting them",
+                    hint=f'set "{key}": "{exported_as}" (dsprep check --fix does it); to serve '
+                    f"in {value}, re-export the weights for {value} with msmodelslim",
                 )
             )
     return findings
 
 
-def fixed_dtype(config: ModelConfig, profile: Profile, exported_as: str | None) -> str | None:
-    """The dtype ``--fix`` writes, or None when nothing needs (or may) change."""
+def fixed_dtype(
+    config: ModelConfig, profile: Profile, exported_as: str | None, *, mixed: bool = False
+) -> str | None:
+    """The dtype ``--fix`` writes, or None when nothing needs (or may) change: never one the
+    export's tensors contradict (a ``mixed`` export gets none)."""
+    if mixed:
+        return None
     wanted = exported_as or DEFAULT_DTYPE
     values = config.dtypes()
     if not values:

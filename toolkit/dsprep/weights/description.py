@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from itertools import compress, repeat
-from operator import add
+from operator import add, eq
 from typing import Any
 
 import msgspec
@@ -24,7 +24,8 @@ from dsprep import catalogue as C
 from dsprep.family import ModelFamily, Role
 from dsprep.family.base import Architecture
 from dsprep.findings import Finding, Severity
-from dsprep.profiles import Profile
+from dsprep.profiles import Fused, Profile
+from dsprep.weights.fa_quant import fa_quant_findings
 from dsprep.weights.index import capped
 
 FLOAT = "FLOAT"
@@ -136,7 +137,24 @@ def description_findings(
         _type_findings(document, description, profile, family, arch)
         + _fused_findings(description, profile)
         + _float_findings(description, profile, family, arch)
+        + fa_quant_findings(document, description.shown, profile)
     )
+
+
+def fused_severity(profile: Profile, group: Fused) -> Severity:
+    """An error when the release fuses the group in its default graph mode; a warning when
+    only its other graph modes do (``except_graph_modes`` holds the default)."""
+    if profile.launch.default_graph_mode in group.except_graph_modes:
+        return Severity.WARNING
+    return Severity.ERROR
+
+
+def separately(group: Fused) -> str:
+    """The graph modes in which the release loads the group's members one by one."""
+    if not group.except_graph_modes:
+        return ""
+    modes = " or ".join(group.except_graph_modes)
+    return f" (served in {modes} graph mode, it builds them as separate layers instead)"
 
 
 def _accepted_kinds(profile: Profile, quant_type: str) -> set[str]:
@@ -161,16 +179,21 @@ def _type_findings(
     base = os.path.basename(shown)
     release = f"vllm-ascend {profile.name}"
     known = sorted({t for types in profile.weights.quant_types.values() for t in types} | {FLOAT})
+    # a fused MoE layer reads expert 0's entries only (the others must match them: see
+    # _expert_findings)
+    zeros = tuple(
+        f".{m.rsplit('.', 1)[0]}." for g in profile.weights.fused for m in g.members if ".0." in m
+    )
     findings: list[Finding] = []
-    for quant_type in sorted(set(description.weight_types.values())):
+    keys, values = list(description.weight_types), list(description.weight_types.values())
+    for quant_type in sorted(set(values)):
         kinds = _accepted_kinds(profile, quant_type)
         if {"linear", "moe"} <= kinds:
             continue
-        for key, value in description.weight_types.items():
-            if value != quant_type:
-                continue
+        for key in compress(keys, map(eq, values, repeat(quant_type))):  # C-level selection
+            value = quant_type
             kind = _layer_kind(family, key, arch)
-            if kind in kinds:
+            if kind in kinds or (kind == "moe" and zeros and not any(z in key for z in zeros)):
                 continue
             where = (
                 f"registers it only for {', '.join(sorted(kinds))} layers"
@@ -228,13 +251,17 @@ def _fused_findings(description: Description, profile: Profile) -> list[Finding]
             for prefix, a, b in zip(prefixes, firsts, seconds, strict=True):
                 if b is None or a == b:
                     continue
-                message = group.message.replace("{prefix}", f"{prefix}.{group.module}")
+                mixed_float = (a == FLOAT) != (b == FLOAT) and group.float_message
+                template = group.float_message if mixed_float else group.message
+                message = template.replace("{prefix}", f"{prefix}.{group.module}")
                 findings.append(
                     C.GATE_UP_MISMATCH(
                         shown,
                         f"in {base}, {prefix}.{first}.weight is {a!r} but {prefix}.{other}.weight"
                         f" is {b!r}; vllm-ascend {profile.name} loads them as one layer "
-                        f"({group.module}) and fails: {message}",
+                        f"({group.module}) and fails when it builds the model: ValueError: "
+                        f"{message}{separately(group)}",
+                        severity=fused_severity(profile, group),
                     )
                 )
         experts = [m for m in group.members if ".0." in m]  # the fused MoE layer's experts

@@ -89,7 +89,7 @@ def fixed_config(found: Inspection) -> tuple[dict[str, Any], list[str]]:
     if found.descriptions.present and "quantization_config" in new:
         del new["quantization_config"]
         changes.append("deleted the leftover 'quantization_config' from config.json")
-    dtype = fixed_dtype(config, found.profile, found.exported_as)
+    dtype = fixed_dtype(config, found.profile, found.exported_as, mixed=found.export_is_mixed)
     if dtype is not None:
         keys = [k for k in DTYPE_KEYS if k in new] or ["torch_dtype"]
         for key in keys:

@@ -85,6 +85,11 @@ class Inspection(msgspec.Struct):
     def exported_as(self) -> str | None:
         return self.checks.exported_as[0] if self.checks is not None else None
 
+    @property
+    def export_is_mixed(self) -> bool:
+        """The checkpoint's tensors say two model dtypes (deq_scale F32 and I64)."""
+        return self.checks is not None and len(self.checks.export_dtypes) > 1
+
 
 def inspect_folder(
     model: ModelDir,
@@ -364,6 +369,8 @@ def _judge(found: Inspection, stage: Stage, speculative: bool) -> None:
         )
         if ascend:  # judged against the export the shards say, when they were read
             exported, because = checks.exported_as if checks is not None else (None, "")
-            found.config_findings += dtype_findings(config, found.profile, exported, because)
+            found.config_findings += dtype_findings(
+                config, found.profile, exported, because, mixed=found.export_is_mixed
+            )
     if checks is not None:
         found.shard_findings += checks.findings(speculative=speculative, described=ascend)

@@ -12,7 +12,8 @@ it.
 Per quant method the release creates, beside ``P.weight`` (``weights.methods`` of the
 profile), companions such as ``P.weight_scale`` [out, 1] or ``P.deq_scale`` [out]: each
 must exist with a dtype the release can load and its exact shape (the loader asserts
-shapes; it casts floats). A static W8A8 export stores ``deq_scale`` as F32 (bfloat16
+shapes; it casts floats; a scalar per-tensor scale where the release's loader takes one:
+:mod:`dsprep.weights.companions`). A static W8A8 export stores ``deq_scale`` as F32 (bfloat16
 model) or I64 (float16 model); the dtype the checkpoint's ``deq_scale`` tensors share is
 the export's model dtype (:attr:`ShardChecks.exported_as`).
 """
@@ -27,10 +28,12 @@ from operator import add, attrgetter, eq, is_not, itemgetter, not_
 import msgspec
 
 from dsprep import catalogue as C
-from dsprep.family import ModelFamily, Role
+from dsprep.family import ModelFamily
 from dsprep.family.base import Architecture
 from dsprep.findings import Finding, Severity
 from dsprep.profiles import Companion, Profile
+from dsprep.weights.companions import CompanionRules, shapes_of
+from dsprep.weights.coverage import coverage_findings
 from dsprep.weights.description import FLOAT, Description
 from dsprep.weights.index import capped, pair_digest
 from dsprep.weights.shards import (
@@ -47,22 +50,6 @@ _SHAPE = attrgetter("shape")
 _FIRST = itemgetter(0)
 _NONE = repeat(None)
 _WEIGHT_LEAF = repeat(WEIGHT[1:])
-
-
-def _shape_of(rule: str, out: int) -> tuple[int, ...]:
-    return (out, 1) if rule == "out1" else (1,) if rule == "one" else (out,)
-
-
-def _shapes_of(rule: str, outs: list[int]) -> list[tuple[int, ...]]:
-    """:func:`_shape_of` for a whole list (C-level zips)."""
-    if rule == "out1":
-        return list(zip(outs, repeat(1)))
-    if rule == "out":
-        return list(zip(outs))
-    return [(1,)] * len(outs)
-
-
-_RULE_TEXT = {"out1": "[out, 1]", "one": "[1]", "out": "[out]"}
 
 
 class _Shard(msgspec.Struct):
@@ -130,7 +117,7 @@ class ShardChecks:
         ]
         self._evidence_suffixes = tuple(sorted({"." + c.suffix for c in self._evidence}))
         self._mtp_markers = tuple("." + m for m in family.mtp_markers)
-        self._allowed_dtypes: dict[str, frozenset[str]] = {}
+        self._rules = CompanionRules(profile)
 
     # --- following scan_shard ------------------------------------------------------------
 
@@ -251,13 +238,6 @@ class ShardChecks:
 
     # --- companions ------------------------------------------------------------------------
 
-    def _allowed(self, companion: Companion) -> frozenset[str]:
-        allowed = self._allowed_dtypes.get(companion.suffix)
-        if allowed is None:
-            allowed = frozenset(d for dtypes in companion.dtypes.values() for d in dtypes)
-            self._allowed_dtypes[companion.suffix] = allowed
-        return allowed
-
     def _check_companions(
         self,
         shard: _Shard,
@@ -273,7 +253,7 @@ class ShardChecks:
         """One companion of every weight of one type: whole-list comparisons; only the
         ones that disagree are walked. One not found is ``defer``-red to the whole shard's
         lookup (``entries``), or else waits for the shards that follow."""
-        allowed = self._allowed(companion)
+        allowed = self._rules.allowed(companion)
         if None in infos:
             if defer:
                 later = shard.deferred.setdefault((quant_type, companion.suffix), ([], []))
@@ -296,53 +276,59 @@ class ShardChecks:
             dtypes = list(map(_DTYPE, found))
             for dtype in set(dtypes):
                 self._note_evidence(shard, names[dtypes.index(dtype)], dtype)
-        expected = _shapes_of(companion.shape, outs)
+        expected = shapes_of(companion.shape, outs)
         if set(map(_DTYPE, found)) <= allowed and list(map(_SHAPE, found)) == expected:
             return
         for out, name, info in zip(outs, names, found, strict=True):
-            problem = self._companion_problem(companion, quant_type, out, info)
+            problem, severity = self._companion_problem(companion, quant_type, out, name, info)
             if problem:
-                shard.bad.append(self._bad(shard.shown, name, problem))
+                shard.bad.append(self._bad(shard.shown, name, problem, severity))
 
     def _note_evidence(self, shard: _Shard, name: str, dtype: str) -> None:
         """A tensor whose dtype says the export's model dtype (deq_scale): the first of each."""
         shard.evidence.setdefault(dtype, name)
 
     def _companion_problem(
-        self, companion: Companion, quant_type: str, out: int, info: TensorInfo
-    ) -> str:
-        allowed = self._allowed(companion)
-        shape = _shape_of(companion.shape, out)
-        shapes = [shape, ()] if companion.scalar_ok else [shape]
-        if info.dtype in allowed and info.shape in shapes:
-            return ""
-        return (
-            f"is {info.dtype} {list(info.shape)}; {quant_type} needs "
-            f"{'/'.join(sorted(allowed))} {_RULE_TEXT[companion.shape]} with out={out}"
+        self, companion: Companion, quant_type: str, out: int, name: str, info: TensorInfo
+    ) -> tuple[str, Severity]:
+        return self._rules.problem(companion, quant_type, out, name, info)
+
+    def _bad(
+        self, shown: str, name: str, problem: str, severity: Severity = Severity.ERROR
+    ) -> Finding:
+        return C.BAD_QUANT_TENSOR(
+            shown, f"tensor {name!r} in {os.path.basename(shown)} {problem}", severity=severity
         )
 
-    def _bad(self, shown: str, name: str, problem: str) -> Finding:
-        return C.BAD_QUANT_TENSOR(shown, f"tensor {name!r} in {os.path.basename(shown)} {problem}")
-
     # --- results ---------------------------------------------------------------------------
+
+    def _evidenced(self) -> dict[str, str]:
+        """Model dtype -> the first tensor whose dtype says it (deq_scale F32: bfloat16)."""
+        said: dict[str, str] = {}
+        for shard in self.shards.values():
+            for dtype, name in shard.evidence.items():
+                for companion in self._evidence:
+                    if not name.endswith("." + companion.suffix):
+                        continue
+                    for model_dtype, allowed in companion.dtypes.items():
+                        if dtype in allowed:
+                            said.setdefault(model_dtype, f"{name} is {dtype}")
+        return said
 
     @property
     def exported_as(self) -> tuple[str | None, str]:
         """(the model dtype the checkpoint's deq_scale tensors say, the tensor that says it);
         (None, "") without static W8A8 weights, or when they disagree."""
-        dtypes: dict[str, str] = {}
-        for shard in self.shards.values():
-            for dtype, name in shard.evidence.items():
-                dtypes.setdefault(dtype, name)
-        if len(dtypes) != 1:
+        said = self._evidenced()
+        if len(said) != 1:
             return None, ""
-        ((dtype, name),) = dtypes.items()
-        for companion in self._evidence:
-            if name.endswith("." + companion.suffix):
-                for model_dtype, allowed in companion.dtypes.items():
-                    if dtype in allowed:
-                        return model_dtype, f"{name} is {dtype}"
-        return None, ""
+        ((model_dtype, because),) = said.items()
+        return model_dtype, because
+
+    @property
+    def export_dtypes(self) -> list[str]:
+        """Every model dtype some tensor of the checkpoint says (two: a mixed export)."""
+        return sorted(self._evidenced())
 
     def fp8_tensors(self, model_shards: set[str] | None) -> list[FP8Tensor]:
         """FP8 tensors of the shards that make up the model (``None``: all of them)."""
@@ -371,12 +357,22 @@ class ShardChecks:
                     bad.append(self._bad(item.shown, name, problem))
                     continue
                 info, shown = orphan
-                problem = self._companion_problem(item.companion, item.quant_type, item.out, info)
+                problem, severity = self._companion_problem(
+                    item.companion, item.quant_type, item.out, name, info
+                )
                 if problem:
-                    bad.append(self._bad(shown, name, problem))
+                    bad.append(self._bad(shown, name, problem, severity))
         bad += self._mixed_deq_scale()
         if self.description is not None:
-            findings += self._coverage(speculative=speculative)
+            missing = sorted({n for shard in self.shards.values() for n in shard.missing})
+            findings += coverage_findings(
+                missing,
+                self.description,
+                self.profile,
+                self.family,
+                self.arch,
+                speculative=speculative,
+            )
         return findings + capped(bad, "tensors")
 
     def _mixed_deq_scale(self) -> list[Finding]:
@@ -396,44 +392,3 @@ class ShardChecks:
             )
             for dtype, (name, shown) in others
         ]
-
-    def _coverage(self, *, speculative: bool) -> list[Finding]:
-        """missing-description-entry for every .weight the release looks up without an
-        entry; the MTP layer's only when the MTP draft is loaded (``speculative``)."""
-        assert self.description is not None
-        missing = sorted({n for shard in self.shards.values() for n in shard.missing})
-        skipped = {Role(r) for r in (*self.profile.weights.never_looked_up,
-                                     *self.profile.weights.optional)}  # fmt: skip
-        exempt = set(self.family.with_role(missing, skipped, self.arch))
-        looked_up = [n for n in missing if n not in exempt]
-        mtp = [n for n in looked_up if self.family.is_mtp(n, self.arch)]
-        regular = [n for n in looked_up if not self.family.is_mtp(n, self.arch)]
-        shown = self.description.shown
-        base = os.path.basename(shown)
-        release = f"vllm-ascend {self.profile.name}"
-        findings = [
-            C.MISSING_DESCRIPTION_ENTRY(
-                shown,
-                f"{base} has no entry for tensor {name!r}; {release} fails with KeyError: {name!r}",
-                hint=f'add "{name}": "FLOAT" (or its quant type) to the description, or '
-                "re-export with msmodelslim",
-            )
-            for name in regular
-        ]
-        findings = capped(findings, "tensors")
-        if mtp:
-            layers = sorted({self.family.layer_index(n) for n in mtp})
-            when = (
-                "and the MTP draft (--speculative-config) looks them up: KeyError at load"
-                if speculative
-                else "; they are looked up only when MTP speculative decoding is on"
-            )
-            findings.append(
-                C.MTP_NOT_COVERED(
-                    shown,
-                    f"{base} does not cover the MTP layer {', '.join(map(str, layers))}: "
-                    f"{len(mtp)} weights have no entry (first: {mtp[0]!r}) {when}",
-                    severity=Severity.ERROR if speculative else Severity.INFO,
-                )
-            )
-        return findings
