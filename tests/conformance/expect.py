@@ -6,15 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# the stages an accepted argv must have passed (the probe's names)
-REQUIRED_STAGES = (
-    "parse",
-    "validate_parsed_serve_args",
-    "from_cli_args",
-    "create_engine_config",
-    "vllm_ascend",
-    "engine_start",
-)
+# the stages an accepted argv must have passed (the probe's names; the probe imports only
+# the standard library at its top, so its own tuple is read here)
+from tests.conformance.child.serve_probe import STAGES as REQUIRED_STAGES
 
 # how pydantic shows an exception raised inside a config's validation
 WRAPPED = {"ValueError": "Value error", "AssertionError": "Assertion failed"}

@@ -29,7 +29,8 @@ from dsprep.findings import Finding, JsonPayload, Result
 from dsprep.launch.advice import DEFAULT, LAUNCH, Change, advice
 from dsprep.launch.argv import node_env, serve_argv
 from dsprep.launch.cluster import Cluster, build_cluster, load_document, schema_findings
-from dsprep.launch.migrate_document import get_path, migrate_document
+from dsprep.launch.migrate_document import migrate_document
+from dsprep.launch.release_rules import value_at
 from dsprep.profiles import Profile, profile_for
 
 
@@ -187,10 +188,10 @@ def _new_text(
         return json.dumps(migrated, indent=2, ensure_ascii=False) + "\n", [], False
     ours = trailing_comments(seed_text())
     theirs = trailing_comments(text)
-    mode_changed = get_path(document, "graph.mode") != get_path(migrated, "graph.mode")
+    mode_changed = value_at(document, "graph.mode") != value_at(migrated, "graph.mode")
 
     def changed(key: str) -> bool:
-        moved = get_path(document, key) != get_path(migrated, key)
+        moved = value_at(document, key) != value_at(migrated, key)
         return moved or (key == "graph.batch_sizes" and mode_changed)
 
     comments = {

@@ -13,6 +13,7 @@ from dsprep.launch.advice import FILE, LAUNCH, Change
 from dsprep.launch.argv import compact_json
 from dsprep.launch.cluster import Cluster
 from dsprep.launch.graphs import captured_graphs, from_tokens, in_tokens
+from dsprep.launch.release_rules import value_at
 from dsprep.profiles import Profile, all_profiles
 
 
@@ -25,15 +26,6 @@ def shown(value: Any) -> str:
 
 
 # --- dotted paths on the document -----------------------------------------------------------
-
-
-def get_path(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def set_path(document: dict[str, Any], path: str, value: Any) -> None:
@@ -238,7 +230,7 @@ def _moved(doc: dict[str, Any], new: Profile) -> list[Change]:
         root, _, rest = source.partition(".")
         if root not in ("env", "additional_config") or not rest:
             continue
-        value = get_path(doc, source)
+        value = value_at(doc, source)
         if value is None:
             continue
         delete_path(doc, source)
