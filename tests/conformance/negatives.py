@@ -337,9 +337,13 @@ def fixed_variants() -> list[Variant]:
         Variant(
             C.GRAPH_SIZES_INVALID.code,
             "none-left",
-            REJECTED,
+            RUNTIME,
             _graph_sizes_none_left,
-            "capture sizes [2] with 1 + 3 speculative tokens: none is left after rounding up",
+            "capture sizes [2] with 1 + 3 speculative tokens: none is left after rounding up;"
+            " the NPU model runner finds it when it sets up the graphs, after the weights load",
+            "vllm-ascend==0.23.0.post1 vllm_ascend/worker/model_runner_v1.py:5061"
+            " (resolve_cudagraph_mode_and_sizes) → vllm==0.23.0 vllm/config/compilation.py:1441,"
+            " 1508-1513",
         ),
         Variant(
             C.MEMORY_NO_FIT.code,

@@ -28,8 +28,9 @@ points, taken from the release's own source wherever that code runs without an N
 - ``supported_quantization`` gains ``ascend`` (``NPUPlatform.supported_quantization``);
 - ``check_and_update_config``: before the CPU platform's own, vllm-ascend's
   ``init_ascend_config`` (``AscendConfig`` and its nested configs), ``check_ascend_config``
-  where the release has it, and the Ascend scheduler's ``AscendSchedulerConfig`` when
-  enabled — imported from the release source, unchanged.
+  where the release has it, the ``if ascend_config.<flag>:`` checks that raise in
+  ``NPUPlatform.check_and_update_config`` (:func:`platform_validation`), and the Ascend
+  scheduler's ``AscendSchedulerConfig`` when enabled — imported from the release source, unchanged.
 
 A module of the release that imports ``torch_npu`` (not installable without CANN) is
 loaded statement by statement (:func:`exec_statements`): every statement that runs on this
@@ -262,6 +263,7 @@ def ascend_validation(vllm_config: Any, root: Path) -> None:
     if hasattr(ascend_module, "check_ascend_config"):
         ascend_module.check_ascend_config(vllm_config, enforce_eager)
         ASCEND["check_ascend_config"] = True
+    platform_validation(vllm_config, ascend_config, root)
     torchair = getattr(ascend_config, "torchair_graph_config", None)
     if torchair is not None:
         ASCEND["torchair_enabled"] = bool(getattr(torchair, "enabled", False))
@@ -278,6 +280,57 @@ def ascend_validation(vllm_config: Any, root: Path) -> None:
             "max_model_len": made.max_model_len,
             "enable_chunked_prefill": made.enable_chunked_prefill,
         }
+
+
+def _rooted_at_ascend_config(test: ast.expr) -> bool:
+    while isinstance(test, ast.Attribute):
+        test = test.value
+    return isinstance(test, ast.Name) and test.id == "ascend_config"
+
+
+def platform_validation(vllm_config: Any, ascend_config: Any, root: Path) -> None:
+    """``NPUPlatform.check_and_update_config``'s own checks of ``--additional-config``
+    flags: each top-level ``if ascend_config.<flag>:`` statement of that method whose body
+    raises, run from the release source as written, in its order, in the namespace of the
+    release's ``vllm_ascend/platform.py``. The rest of the method (NPU graph, worker and
+    device settings) is not run."""
+    import importlib
+
+    path = root / "vllm_ascend" / "platform.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    method = next(
+        (
+            f
+            for c in tree.body
+            if isinstance(c, ast.ClassDef) and c.name == "NPUPlatform"
+            for f in c.body
+            if isinstance(f, ast.FunctionDef) and f.name == "check_and_update_config"
+        ),
+        None,
+    )
+    if method is None:
+        return
+    blocks = [
+        st
+        for st in method.body
+        if isinstance(st, ast.If)
+        and _rooted_at_ascend_config(st.test)
+        and any(isinstance(n, ast.Raise) for n in ast.walk(st))
+    ]
+    if not blocks:
+        return
+    module = importlib.import_module("vllm_ascend.platform")
+    namespace = dict(module.__dict__)
+    namespace.update(
+        cls=getattr(module, "NPUPlatform", None),
+        vllm_config=vllm_config,
+        ascend_config=ascend_config,
+    )
+    ran = ASCEND.setdefault("platform_blocks", [])
+    for block in blocks:
+        code = compile(ast.Module([block], []), str(path), "exec", dont_inherit=True)
+        exec(code, namespace)
+        ran.append(block.lineno)
 
 
 # --- set-up, once, before the forks --------------------------------------------------------
