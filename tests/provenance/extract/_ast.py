@@ -88,6 +88,19 @@ def last_name(node: ast.AST) -> str:
     return parts[-1] if parts else ""
 
 
+def iterated_name(loop: ast.For) -> str | None:
+    """The name a ``for`` loop iterates over: ``for k in NAME``, ``NAME.items()`` or
+    ``NAME.keys()``; None for anything else."""
+    iterated = loop.iter
+    if (
+        isinstance(iterated, ast.Call)
+        and isinstance(iterated.func, ast.Attribute)
+        and iterated.func.attr in ("items", "keys")
+    ):
+        iterated = iterated.func.value
+    return iterated.id if isinstance(iterated, ast.Name) else None
+
+
 def functions(tree: ast.AST) -> Iterator[FunctionNode]:
     """Every function and method of a module, nested ones included."""
     for node in ast.walk(tree):

@@ -40,6 +40,7 @@ from tests.provenance.extract._ast import (
     dataclass_fields,
     dotted,
     functions,
+    iterated_name,
     last_name,
     parse,
     string,
@@ -154,14 +155,7 @@ def _loops_over(func: FunctionNode, name: str) -> list[ast.For]:
     for node in ast.walk(func):
         if not isinstance(node, ast.For):
             continue
-        iterated = node.iter
-        if (
-            isinstance(iterated, ast.Call)
-            and isinstance(iterated.func, ast.Attribute)
-            and iterated.func.attr in ("items", "keys")
-        ):
-            iterated = iterated.func.value
-        if isinstance(iterated, ast.Name) and iterated.id == name:
+        if iterated_name(node) == name:
             loops.append(node)
     return loops
 

@@ -27,6 +27,7 @@ from tests.provenance.extract._ast import (
     Tree,
     assignments,
     dotted,
+    iterated_name,
     package_modules,
     parse,
     string,
@@ -84,15 +85,9 @@ def _lazy(tree: Tree, init: Path, manager: str) -> dict[str, str]:
     for loop in ast.walk(module):
         if not isinstance(loop, ast.For) or not registers(loop.body):
             continue
-        iterated = loop.iter
-        if (
-            isinstance(iterated, ast.Call)
-            and isinstance(iterated.func, ast.Attribute)
-            and iterated.func.attr in ("items", "keys")
-        ):
-            iterated = iterated.func.value
-        if isinstance(iterated, ast.Name) and iterated.id in tables:
-            for key in tables[iterated.id].keys:
+        table = iterated_name(loop)
+        if table is not None and table in tables:
+            for key in tables[table].keys:
                 name = string(key)
                 if name is not None and key is not None:
                     names.setdefault(name, tree.cite(init, key.lineno))
