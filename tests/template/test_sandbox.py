@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from dsprep.profiles import newest_profile
 from dsprep.template.render import (
     RenderRequest,
     SandboxViolation,
     TemplateRenderError,
     render_with_jinja,
 )
+from dsprep.template.served import ServedDialect
 
 REQUEST = RenderRequest([{"role": "user", "content": "hi"}], add_generation_prompt=True)
 HOSTILE = {
@@ -33,6 +35,9 @@ HOSTILE = {
     "padding method": "{{ 'x'.ljust(10**10) }}",
     "center filter": "{{ 'x' | center(10**10) }}",
 }
+
+
+SERVED = ServedDialect.of(newest_profile())
 
 
 def test_blocked_attribute_prints_nothing() -> None:
@@ -105,7 +110,7 @@ def test_self_test_stops_at_the_first_violation() -> None:
     loops = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
     renderer = lambda request: render_with_jinja(loops, request, {}, timeout=0.3)  # noqa: E731
     started = time.monotonic()
-    report = run_self_test(loops, {"transformers": renderer, "vllm": renderer}, origin="x")
+    report = run_self_test(loops, [("transformers", renderer), (SERVED, renderer)], origin="x")
     assert time.monotonic() - started < 3
     assert [f.code for f in report.findings] == ["sandbox-violation"]
     assert report.renders == 1

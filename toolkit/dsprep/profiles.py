@@ -313,6 +313,16 @@ class Chat(_Section, frozen=True, kw_only=True):
 
     request_kwargs: str
     template_defaults_flag: str | None
+    # What the release's vLLM makes of an OpenAI chat request before its template sees it
+    # (dsprep.template.served): the decoding default, which request keys carry an earlier
+    # answer's reasoning, what becomes of ``tool_calls: []`` and of ``arguments: "null"``,
+    # how text content parts are joined, and the fields each tool is dumped with.
+    skip_special_tokens_default: bool
+    reasoning_request_keys: list[str]
+    empty_tool_calls: Literal["keep", "drop"]
+    null_arguments: Literal["null", "object"]
+    content_parts_joined_with: str
+    tool_fields: list[str]
 
 
 class Release(_Section, frozen=True, kw_only=True):

@@ -63,6 +63,19 @@ def _pieces_text(pieces: list[TokenPiece]) -> str:
     show_default=True,
     help="jinja: dsprep's transformers-equivalent sandbox; transformers: apply_chat_template.",
 )
+@click.option(
+    "--image",
+    metavar="TAG",
+    default=None,
+    help="Render the request as this vllm-ascend release's vLLM converts it"
+    " [default: the newest bundled profile].",
+)
+@click.option(
+    "--as-sent",
+    is_flag=True,
+    help="Hand the messages to the template as sent (transformers' apply_chat_template),"
+    " not as vLLM converts an OpenAI request.",
+)
 @click.option("--tokens", is_flag=True, help="Also print the token pieces.")
 @click.option("--self-test", is_flag=True, help="Run the built-in case suite instead.")
 @format_option
@@ -75,19 +88,26 @@ def render(
     thinking: str | None,
     add_generation_prompt: bool,
     engine: str,
+    image: str | None,
+    as_sent: bool,
     tokens: bool,
     self_test: bool,
     fmt: str,
 ) -> ExitCode:
-    """Render MODEL_DIR's chat template as transformers and vLLM do.
+    """Render MODEL_DIR's chat template for an OpenAI request as vLLM does.
 
+    The request is converted as the release's vLLM converts it (--image; tool-call arguments
+    parsed and re-serialised by the template, text parts joined with newlines, content None
+    as "", mapping arguments refused as vLLM refuses them); --as-sent skips that.
     The default engine is a bounded Jinja sandbox configured like transformers' own
     (hostile templates end in a clear error); --engine transformers uses
     apply_chat_template. --self-test renders the bundled cases and parses every tool call
     back with a deepseek_v31-compatible parser. Exit 0 ok, 1 self-test failures, 3 error.
     """
+    from dsprep.profiles import profile_for
     from dsprep.template.prompt import load_conversation, load_tools, render_model, self_test_model
     from dsprep.template.render import Engine, RenderRequest
+    from dsprep.template.served import ServedDialect
 
     chosen: Engine = "transformers" if engine == "transformers" else "jinja"
     if self_test:
@@ -109,6 +129,7 @@ def render(
             tools=tools,
             add_generation_prompt=add_generation_prompt,
             thinking=None if thinking is None else thinking == "on",
+            dialect="transformers" if as_sent else ServedDialect.of(profile_for(image)),
         )
         return render_model(model_dir, request, engine=chosen, with_tokens=tokens)
 

@@ -9,12 +9,14 @@ from typing import Any
 from dsprep.errors import InputError
 from dsprep.findings import JsonPayload, Result
 from dsprep.template.render import (
+    Dialect,
     Engine,
     RenderRequest,
     render_with_jinja,
     render_with_transformers,
 )
 from dsprep.template.selftest import self_test_text
+from dsprep.template.served import ServedDialect
 from dsprep.template.source import TemplateSource, read_json, read_source
 from dsprep.template.tokens import TokenizerFiles, load_tokenizer_files, split_on_added_tokens
 
@@ -36,6 +38,8 @@ class RenderedPrompt(JsonPayload):
     engine: Engine
     prompt: str
     tokens: list[TokenPiece] | None = None  # with --tokens: the prompt as the tokenizer cuts it
+    # how the request reached the template: "vllm X (profile vY)" or "transformers"
+    dialect: str = "transformers"
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,13 @@ def render_model(
     else:
         prompt = render_with_jinja(template, request, tokenizer.special_tokens, origin=origin)
     tokens = token_pieces(prompt, tokenizer) if with_tokens else None
-    return RenderedPrompt(origin, engine, prompt, tokens)
+    return RenderedPrompt(origin, engine, prompt, tokens, dialect_label(request.dialect))
+
+
+def dialect_label(dialect: Dialect) -> str:
+    if isinstance(dialect, ServedDialect):
+        return f"{dialect.label} (profile {dialect.release})"
+    return "transformers"
 
 
 def self_test_model(model_dir: Path, *, engine: Engine = "jinja") -> Result[SelfTestSummary]:

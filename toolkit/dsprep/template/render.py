@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +11,7 @@ from typing import Any, Literal
 import jinja2
 
 from dsprep.errors import InputError, MissingExtraError
+from dsprep.template.content_format import content_format
 from dsprep.template.recognize import MARKER_RE
 from dsprep.template.sandbox import (
     DEFAULT_TIMEOUT,
@@ -21,11 +19,13 @@ from dsprep.template.sandbox import (
     compile_bounded,
     render_bounded,
 )
+from dsprep.template.served import ServedDialect, served_messages, served_tools
 
 Engine = Literal["jinja", "transformers"]
-# How messages reach the template: transformers 5 drops None-valued keys; vLLM 0.11 keeps
-# None and turns every tool call's JSON-string arguments into a dict (_postprocess_messages).
-Dialect = Literal["transformers", "vllm"]
+# How messages reach the template: "transformers" as sent to apply_chat_template (transformers
+# 5 drops None-valued keys); a ServedDialect as a release's vLLM converts an OpenAI request
+# (dsprep.template.served: arguments parsed, parts joined, content None as "").
+Dialect = Literal["transformers"] | ServedDialect
 
 
 class TemplateRenderError(InputError):
@@ -65,31 +65,26 @@ def drop_none_keys(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return normalised
 
 
-def vllm_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """vLLM 0.11's view: None kept, tool-call arguments that are JSON strings become dicts."""
-    converted = copy.deepcopy(messages)
-    for message in converted:
-        if message.get("role") != "assistant" or not isinstance(message.get("tool_calls"), list):
-            continue
-        for call in message["tool_calls"]:
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                with contextlib.suppress(ValueError):
-                    function["arguments"] = json.loads(function["arguments"])
-    return converted
+def template_variables(
+    request: RenderRequest, special_tokens: Mapping[str, str], source: str = ""
+) -> dict[str, Any]:
+    """What the template sees: special tokens, then messages, tools and the request options.
 
-
-def template_variables(request: RenderRequest, special_tokens: Mapping[str, str]) -> dict[str, Any]:
-    """What the template sees: special tokens, then messages, tools and the request options."""
-    if request.dialect == "vllm":
-        messages = vllm_messages(request.messages)
+    A served dialect converts the request as that vLLM does (and refuses what it refuses with
+    :class:`~dsprep.template.served.UnservableRequest`); its conversation has no None-valued
+    message keys left for a transformers version to drop."""
+    if isinstance(request.dialect, ServedDialect):
+        fmt = content_format(source)
+        messages = served_messages(request.messages, request.dialect, fmt)
+        tools = served_tools(request.tools, request.dialect)
     else:
         messages = drop_none_keys(request.messages)
+        tools = request.tools
     variables: dict[str, Any] = dict(special_tokens)
     variables.update(request.template_kwargs)
     variables.update(
         messages=messages,
-        tools=request.tools,
+        tools=tools,
         documents=None,
         add_generation_prompt=request.add_generation_prompt,
     )
@@ -125,7 +120,7 @@ def render_with_jinja(
 ) -> str:
     """The default engine: dsprep's transformers-equivalent sandbox, bounded in time and size
     (``timeout`` covers compiling and rendering)."""
-    started = time.monotonic()
+    started = time.process_time()
     try:
         template = compile_bounded(source, timeout=timeout)
     except jinja2.TemplateSyntaxError as exc:
@@ -140,11 +135,11 @@ def render_with_jinja(
             hint="the template is hostile or broken: replace it with dsprep template --force",
             path=origin,
         ) from exc
-    remaining = timeout - (time.monotonic() - started)
+    variables = template_variables(request, special_tokens, source)  # may refuse the request
+    remaining = timeout - (time.process_time() - started)
     try:
         if remaining <= 0:
             raise RenderLimitError(f"compiling took the whole {timeout:g} s")
-        variables = template_variables(request, special_tokens)
         return render_bounded(template, variables, timeout=remaining, time_limit=timeout)
     except RenderLimitError as exc:
         raise SandboxViolation(
@@ -193,10 +188,16 @@ def render_with_transformers(
     kwargs: dict[str, Any] = dict(request.template_kwargs)
     if request.thinking is not None:
         kwargs["thinking"] = request.thinking
+    messages, tools = request.messages, request.tools
+    if isinstance(request.dialect, ServedDialect):
+        source = chat_template or getattr(tokenizer, "chat_template", None) or ""
+        fmt = content_format(source if isinstance(source, str) else "")
+        messages = served_messages(messages, request.dialect, fmt)
+        tools = served_tools(tools, request.dialect)
     try:
         rendered = tokenizer.apply_chat_template(
-            request.messages,
-            tools=request.tools,  # type: ignore[arg-type]
+            messages,
+            tools=tools,  # type: ignore[arg-type]
             chat_template=chat_template,
             add_generation_prompt=request.add_generation_prompt,
             tokenize=False,

@@ -291,7 +291,7 @@ def compile_bounded(source: str, *, timeout: float = DEFAULT_TIMEOUT) -> jinja2.
         with _time_limit(timeout):
             return compile_template(source)
     except _Deadline:
-        refuse(f"compiling the template took longer than {timeout:g} s")
+        refuse(f"compiling the template took longer than {timeout:g} s of CPU time")
     except (RecursionError, MemoryError):
         refuse("the template nests its expressions or blocks too deeply to compile")
     except SyntaxError as exc:  # Python's own limits on the code Jinja generates
@@ -307,28 +307,30 @@ _REFIRE = 0.05  # seconds: the alarm repeats until the limit is lifted
 
 @contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the enclosed code after ``seconds``: SIGALRM in the main thread, else a trace."""
+    """Interrupt the enclosed code after ``seconds`` of CPU time: SIGPROF in the main thread,
+    else a trace. CPU time, not wall time: a template is pure computation, and a machine busy
+    with other work must not turn a render that fits into a refusal."""
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
 
         def on_alarm(signum: int, frame: FrameType | None) -> None:
             raise _Deadline
 
-        started = time.monotonic()
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        outer = signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), _REFIRE)
+        started = time.process_time()
+        previous = signal.signal(signal.SIGPROF, on_alarm)
+        outer = signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001), _REFIRE)
         try:
             yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
             if outer[0] > 0:  # an enclosing limit keeps what is left of its time
-                left = max(outer[0] - (time.monotonic() - started), 0.001)
-                signal.setitimer(signal.ITIMER_REAL, left, outer[1])
+                left = max(outer[0] - (time.process_time() - started), 0.001)
+                signal.setitimer(signal.ITIMER_PROF, left, outer[1])
         return
-    deadline = time.monotonic() + seconds
+    deadline = time.thread_time() + seconds
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        if time.monotonic() > deadline:
+        if time.thread_time() > deadline:
             raise _Deadline
         return tracer
 
@@ -362,7 +364,9 @@ def render_bounded(
                 pieces.append(piece)
     except _Deadline:
         limit = timeout if time_limit is None else time_limit
-        raise RenderLimitError(f"rendering took longer than {limit:g} s and was stopped") from None
+        raise RenderLimitError(
+            f"rendering took longer than {limit:g} s of CPU time and was stopped"
+        ) from None
     except (RecursionError, MemoryError, OverflowError) as exc:
         raise RenderLimitError(f"the template exhausted a limit: {type(exc).__name__}") from None
     return "".join(pieces)

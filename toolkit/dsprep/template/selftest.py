@@ -1,7 +1,8 @@
 """``dsprep render --self-test``: render the bundled cases and prove the token format.
 
-For each case and for both ways messages reach a template (transformers 5: None keys
-dropped; vLLM 0.11: None kept, arguments as dicts) the prompt must render; every assistant
+For each case and for every way its request reaches a template (transformers 5: None keys
+dropped; each profiled vLLM's conversion, dsprep.template.served: arguments parsed into
+mappings, content parts joined, content None as "") the prompt must render; every assistant
 tool call must parse back (with the deepseek_v31-compatible parser) to the same name and
 arguments; the generation prompt must end in ``<think>``/``</think>`` as configured; and the
 case's own expectations must hold.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -20,16 +21,17 @@ from typing import Any
 from dsprep import catalogue as C
 from dsprep.errors import InputError
 from dsprep.findings import Finding
+from dsprep.profiles import all_profiles
 from dsprep.resources import chat_templates_dir, load_schema
 from dsprep.template.recognize import supports_tools, thinking_default
 from dsprep.template.render import Dialect, RenderRequest, SandboxViolation, render_with_jinja
 from dsprep.template.sandbox import DEFAULT_TIMEOUT
+from dsprep.template.served import ServedDialect
 from dsprep.template.tokens import ASSISTANT, THINK, THINK_END, USER, TokenizerFiles
 from dsprep.template.toolcalls import call_blocks, parse_tool_calls
 
 CASES_NAME = "render-cases.json"
 SCHEMA_NAME = "render-cases.schema.json"
-DIALECTS: tuple[Dialect, ...] = ("transformers", "vllm")
 SELF_TEST_TIMEOUT = DEFAULT_TIMEOUT  # seconds for all the sandbox renders of one self-test
 
 Renderer = Callable[[RenderRequest], str]
@@ -83,16 +85,36 @@ def _tail(rendered: str) -> str:
     return rendered[start:] if start >= 0 else rendered[-40:]
 
 
-def _same_arguments(original: Any, parsed: str) -> bool:
-    if isinstance(original, str):
+def served_dialects() -> tuple[ServedDialect, ...]:
+    """One dialect per distinct conversion among the bundled profiles (oldest first)."""
+    seen: dict[tuple[object, ...], ServedDialect] = {}
+    for profile in all_profiles():
+        dialect = ServedDialect.of(profile)
+        seen.setdefault(dialect.key(), dialect)
+    return tuple(seen.values())
+
+
+def _label(dialect: Dialect) -> str:
+    return dialect.label if isinstance(dialect, ServedDialect) else dialect
+
+
+def _same_arguments(original: Any, parsed: str, exact: bool) -> bool:
+    """``exact``: the string reaches the template as sent; otherwise vLLM parsed it and the
+    template re-serialised it, so only its JSON value must survive."""
+    if isinstance(original, str) and exact:
         return original == parsed
+    if isinstance(original, str):
+        try:
+            original = json.loads(original)
+        except ValueError:
+            return False
     try:
         return bool(json.loads(parsed) == original)
     except ValueError:
         return False
 
 
-def _check_tool_calls(case: Mapping[str, Any], rendered: str) -> tuple[list[str], int]:
+def _check_tool_calls(case: Mapping[str, Any], rendered: str, exact: bool) -> tuple[list[str], int]:
     """Problems with the tool-call round trip, and how many calls were checked."""
     expected_turns = [
         m for m in case["messages"] if m.get("role") == "assistant" and m.get("tool_calls")
@@ -115,7 +137,7 @@ def _check_tool_calls(case: Mapping[str, Any], rendered: str) -> tuple[list[str]
         ]
         got = [{"name": c.name, "arguments": c.arguments} for c in parsed.calls]
         same = len(want) == len(got) and all(
-            w["name"] == g["name"] and _same_arguments(w["arguments"], str(g["arguments"]))
+            w["name"] == g["name"] and _same_arguments(w["arguments"], str(g["arguments"]), exact)
             for w, g in zip(want, got, strict=False)
         )
         checked += len(want)
@@ -144,15 +166,17 @@ def _expected_ending(case: Mapping[str, Any], default: bool | None) -> str | Non
 
 
 def _check_case(
-    case: Mapping[str, Any], rendered: str, template: str, bos: str | None
+    case: Mapping[str, Any], rendered: str, template: str, bos: str | None, dialect: Dialect
 ) -> tuple[list[str], int]:
-    problems, checked = _check_tool_calls(case, rendered)
+    problems, checked = _check_tool_calls(case, rendered, exact=dialect == "transformers")
     ending = _expected_ending(case, thinking_default(template))
     if ending is not None and not rendered.endswith(ending):
         problems.append("the generation prompt is wrong:\n" + _diff(ending, _tail(rendered)))
     if bos and not rendered.startswith(bos):
         problems.append(f"the prompt does not start with the bos token {bos!r}: {rendered[:40]!r}")
-    expect = case.get("expect", {})
+    expect = dict(case.get("expect", {}))
+    if isinstance(dialect, ServedDialect):
+        expect.update(case.get("expect_served", {}))
     for needle in expect.get("contains", []):
         if needle not in rendered:
             problems.append(f"the prompt lacks {needle!r}")
@@ -184,7 +208,7 @@ def request_for(case: Mapping[str, Any], dialect: Dialect) -> RenderRequest:
 
 def run_self_test(
     template: str,
-    renderers: Mapping[Dialect, Renderer],
+    renderers: Sequence[tuple[Dialect, Renderer]],
     *,
     origin: str,
     bos: str | None = None,
@@ -194,7 +218,7 @@ def run_self_test(
     report = SelfTestReport()
     for case in load_cases():
         report.cases += 1
-        for dialect, renderer in renderers.items():
+        for dialect, renderer in renderers:
             report.renders += 1
             try:
                 rendered = renderer(request_for(case, dialect))
@@ -205,13 +229,13 @@ def run_self_test(
             except InputError as exc:
                 problems, checked = [exc.message.removeprefix(f"{origin}: ")], 0
             else:
-                problems, checked = _check_case(case, rendered, template, bos)
+                problems, checked = _check_case(case, rendered, template, bos, dialect)
             report.tool_calls_checked += checked
             for problem in problems:
                 report.findings.append(
                     C.SELF_TEST_FAILED(
                         origin,
-                        f"case {case['id']} ({dialect} messages): {problem}",
+                        f"case {case['id']} ({_label(dialect)} messages): {problem}",
                         hint=f"replace the template with dsprep's: dsprep template {folder}"
                         " --thinking off",
                     )
@@ -230,20 +254,20 @@ def self_test_text(
     ``transformers`` renders the transformers-dialect cases instead when given. The sandbox
     renders share one time limit, :data:`SELF_TEST_TIMEOUT`."""
     special = tokenizer.special_tokens
-    deadline = time.monotonic() + SELF_TEST_TIMEOUT
+    deadline = time.process_time() + SELF_TEST_TIMEOUT
 
     def jinja(request: RenderRequest) -> str:
         try:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - time.process_time()
             if remaining <= 0:
                 raise SandboxViolation("")
             return render_with_jinja(template, request, special, origin=origin, timeout=remaining)
         except SandboxViolation as exc:
-            if time.monotonic() < deadline:
+            if time.process_time() < deadline:
                 raise
             raise SandboxViolation(
-                f"{origin}: the self-test's renders took longer than {SELF_TEST_TIMEOUT:g} s"
-                " in all and were stopped",
+                f"{origin}: the self-test's renders took longer than {SELF_TEST_TIMEOUT:g} s of"
+                " CPU time in all and were stopped",
                 hint="the template is too slow to serve or hostile: replace it with dsprep"
                 f" template {tokenizer.folder} --thinking off --force",
                 path=origin,
@@ -251,7 +275,7 @@ def self_test_text(
 
     return run_self_test(
         template,
-        {"transformers": transformers or jinja, "vllm": jinja},
+        [("transformers", transformers or jinja), *((d, jinja) for d in served_dialects())],
         origin=origin,
         bos=special.get("bos_token"),
         folder=str(tokenizer.folder),
