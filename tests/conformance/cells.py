@@ -86,8 +86,14 @@ def set_features(document: Document, profile: Profile, features: str) -> None:
     if features == "plain":
         return
     family = profile.launch.family_parsers[DEFAULT_FAMILY.name]
+    # thinking on by default only where it holds together (the server's default kwargs reach
+    # the reasoning parser: the argv then carries --default-chat-template-kwargs); elsewhere
+    # dsprep reports thinking-mismatch, which tests/conformance/negatives.py covers
+    coherent = bool(family.reasoning) and profile.chat.reasoning_parser_kwargs == (
+        "request+defaults"
+    )
     document["features"].update(
-        tools=True, thinking_default=True, reasoning_parser=family.reasoning, mtp=True
+        tools=True, thinking_default=coherent, reasoning_parser=family.reasoning, mtp=True
     )
 
 

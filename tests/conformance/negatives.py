@@ -313,6 +313,15 @@ def fixed_variants() -> list[Variant]:
             f"{vllm_0110} vllm/entrypoints/openai/tool_parsers/hermes_tool_parser.py:26-27",
         ),
         Variant(
+            C.THINKING_MISMATCH.code,
+            "no-reasoning-parser",
+            MISSERVES,
+            edit(("features.thinking_default", True), ("features.reasoning_parser", None)),
+            "thinking on by default with no reasoning parser: vLLM starts, every answer's"
+            " reasoning and </think> come back inside content",
+            "vllm==0.23.0 vllm/entrypoints/openai/chat_completion/serving.py:244-249",
+        ),
+        Variant(
             C.MTP_METHOD_WRONG.code,
             "other-release-method",
             REJECTED,

@@ -121,7 +121,75 @@ def derive(root: Path) -> dict[str, Found]:
         if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
     ]
     found["tool_fields"] = Found([f for f in fields if f not in popped], rel, _span(function))
+    found["reasoning_parser_kwargs"] = _reasoning_parser_kwargs(root)
+    rel, message = _first_file(root, PROTOCOLS, "ChatMessage")
+    fields = [
+        n
+        for n in message.body  # type: ignore[attr-defined]
+        if isinstance(n, ast.AnnAssign)
+        and isinstance(n.target, ast.Name)
+        and n.target.id.startswith("reasoning")
+    ]
+    found["response_reasoning_field"] = Found(
+        fields[0].target.id if fields else None, rel, _span(fields[0]) if fields else range(0)
+    )
     return found
+
+
+SERVING = (
+    "vllm/entrypoints/openai/serving_chat.py",
+    "vllm/entrypoints/openai/chat_completion/serving.py",
+)
+
+
+def _reasoning_parser_kwargs(root: Path) -> Found:
+    """How the chat server builds its reasoning parser: the first ``self.reasoning_parser…(``
+    call and its ``chat_template_kwargs=`` argument (the request's own, or a merge)."""
+    rel = next(r for r in SERVING if (root / r).is_file())
+    module = ast.parse((root / rel).read_text(encoding="utf-8"))
+    for node in ast.walk(module):
+        func = node.func if isinstance(node, ast.Call) else None
+        if not (isinstance(func, ast.Attribute) and func.attr.startswith("reasoning_parser")):
+            continue
+        assert isinstance(node, ast.Call)
+        kwargs = {k.arg: ast.unparse(k.value) for k in node.keywords}
+        value = kwargs.get("chat_template_kwargs")
+        start = _statement_start(module, node)
+        if value is None:
+            kind = "none"
+        elif value == "request.chat_template_kwargs":
+            kind = "request"
+        else:  # a variable: what it was last assigned from before the call
+            kind, start = _merged(module, value, node.lineno)
+        return Found(kind, rel, range(start, (node.end_lineno or node.lineno) + 1))
+    raise AssertionError(f"{rel}: no reasoning parser is built")
+
+
+def _merged(module: ast.Module, name: str, line: int) -> tuple[str, int]:
+    """``request+defaults`` when ``name`` is last assigned (before ``line``) from an
+    expression that reads the server's default chat-template kwargs; and that line."""
+    assigns = [
+        node
+        for node in ast.walk(module)
+        if isinstance(node, ast.Assign)
+        and node.lineno < line
+        and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    ]
+    last = max(assigns, key=lambda node: node.lineno, default=None)
+    source = ast.unparse(last.value) if last is not None else ""
+    at = last.lineno if last is not None else line
+    if "default_chat_template_kwargs" in source or "_effective_chat_template_kwargs" in source:
+        return "request+defaults", at
+    kind = "request" if "request.chat_template_kwargs" in source else f"unknown: {source}"
+    return kind, at
+
+
+def _statement_start(module: ast.Module, call: ast.Call) -> int:
+    """The first line of the statement (an assignment) that holds ``call``."""
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign) and node.value is call:
+            return node.lineno
+    return call.lineno
 
 
 def _cited_lines(source: str) -> tuple[str, list[int]]:

@@ -37,7 +37,7 @@ def test_200000_lookalikes_lint_fast_and_list_twenty(tmp_path: Path) -> None:
     config.write_text(json.dumps({"chat_template": _many_lookalikes(LOOKALIKES)}), "utf-8")
     check = measure("cli", "template", config, "--check", "--format", "json")
     assert check.code == 1
-    assert check.wall < 5, check.wall
+    assert check.cpu < 5, check.cpu
     document = check.json()
     bars = [f for f in document["findings"] if f["code"] == "ascii-bar-token"]
     assert len(bars) == MAX_LISTED + 1
@@ -46,12 +46,12 @@ def test_200000_lookalikes_lint_fast_and_list_twenty(tmp_path: Path) -> None:
     assert document["data"]["templates"][0]["lookalikes"] == LOOKALIKES
 
     text = measure("cli", "template", config, "--check")
-    assert text.wall < 5, text.wall
+    assert text.cpu < 5, text.cpu
     assert text.result["stdout"].count("[ascii-bar-token]") == MAX_LISTED + 1
 
     hook = measure("hook", config)
     assert hook.code == 1
-    assert hook.wall < 5, hook.wall
+    assert hook.cpu < 5, hook.cpu
     assert hook.output.count("[ascii-bar-token]") == MAX_LISTED + 1
 
 

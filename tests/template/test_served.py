@@ -63,7 +63,7 @@ def test_text_parts_are_joined_with_a_newline_and_other_parts_refused() -> None:
     assert served_messages([{"role": "user", "content": parts}], NEWEST)[0]["content"] == (
         "one\ntwo"
     )
-    as_openai = served_messages([{"role": "user", "content": parts}], NEWEST, "openai")
+    as_openai = served_messages([{"role": "user", "content": parts}], NEWEST, parts=True)
     assert as_openai[0]["content"] == parts
     image = [{"type": "image_url", "image_url": {"url": "data:,"}}]
     with pytest.raises(UnservableRequest, match=r"content\[0\]"):

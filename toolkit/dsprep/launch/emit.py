@@ -27,6 +27,7 @@ from dsprep.launch.pitfalls import PROFILE_CHECKS
 from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
 from dsprep.launch.rules import GENERAL_CHECKS, check_profile
 from dsprep.launch.scripts import node_scripts, render, role, verify_script
+from dsprep.launch.thinking import check_template_default, client_lines
 from dsprep.profiles import Profile, profile_for
 
 VERIFY_NAME = "verify.sh"
@@ -63,6 +64,8 @@ def validate_loaded(loaded: Loaded, model_dir: Path | None = None) -> Validation
     outcome.profile = profile
     for profile_check in PROFILE_CHECKS:
         outcome.findings.extend(profile_check(cluster, profile))
+    if model_dir is not None:
+        outcome.findings.extend(check_template_default(cluster, model_dir))
     outcome.plan = memory_plan(cluster, model_dir)
     outcome.findings.extend(plan_findings(outcome.plan, cluster))
     return outcome
@@ -103,6 +106,7 @@ def plan_markdown(outcome: Validation) -> str:
         mode=profile.launch.graph_modes[cluster.graph_mode],
         api_servers=head_api_servers(cluster, profile),
         advice=advice_lines(cluster, profile),
+        thinking=client_lines(cluster, profile),
     )
 
 

@@ -21,6 +21,7 @@ from dsprep.launch.features import (
 from dsprep.launch.graphs import captured_graphs, speculative_step
 from dsprep.launch.release_rules import check_release_rules
 from dsprep.launch.rules import finding
+from dsprep.launch.thinking import check_thinking
 from dsprep.profiles import GraphSizes, Profile
 
 ProfileCheck = Callable[[Cluster, Profile], list[Finding]]
@@ -218,6 +219,7 @@ PROFILE_CHECKS: tuple[ProfileCheck, ...] = (
     check_env,
     check_rules,
     check_parsers,
+    check_thinking,
     check_speculative,
     check_headless,
 )

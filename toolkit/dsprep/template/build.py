@@ -7,7 +7,7 @@ from functools import cache
 from dsprep.errors import InputError
 from dsprep.resources import chat_templates_dir
 
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3  # 3: text content parts joined with newlines, as vLLM joins them
 FRAGMENT_DIR = "deepseek-v3.1"
 TOOLS_FRAGMENT = "30-tools.jinja"
 

@@ -61,12 +61,20 @@ def _loop_targets(root: nodes.Template, names: list[str], key: str | None) -> It
             yield loop.target.name
 
 
-def content_format(template: str) -> str:
-    """ "openai" when the template loops over a message's content, else "string"."""
+def gets_parts(template: str) -> bool:
+    """Whether vLLM hands this template content parts as a list (its "openai" format)."""
     try:
         root = chat_template_environment().parse(template)
     except jinja2.TemplateSyntaxError:
-        return "string"  # vLLM falls back to its default, "string", for the auto setting
+        return False  # vLLM falls back to its default, "string", for the auto setting
     messages = list(_aliases(root, "messages"))
     message_names = list(_loop_targets(root, messages, None))
-    return "openai" if any(_loop_targets(root, message_names, "content")) else "string"
+    return any(_loop_targets(root, message_names, "content"))
+
+
+FORMATS = ("string", "openai")  # vLLM's names, indexed by gets_parts
+
+
+def content_format(template: str) -> str:
+    """vLLM's name for the format it detects: "openai" (parts as a list) or "string"."""
+    return FORMATS[gets_parts(template)]

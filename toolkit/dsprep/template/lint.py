@@ -15,6 +15,7 @@ from jinja2 import nodes
 
 from dsprep import catalogue as C
 from dsprep.findings import Finding, JsonPayload, Result
+from dsprep.profiles import newest_profile
 from dsprep.template.recognize import (
     DEEPSEEK_LIKE,
     PUBLISHED,
@@ -25,6 +26,7 @@ from dsprep.template.recognize import (
 from dsprep.template.sandbox import RenderLimitError, chat_template_environment, compile_bounded
 from dsprep.template.source import TemplateEntry, TemplateSource, read_source
 from dsprep.template.tokens import (
+    PARSED_TOKENS,
     SPECIAL_LITERAL_RE,
     LookalikeScan,
     TokenizerFiles,
@@ -129,6 +131,33 @@ def _unknown_tokens(
     return findings
 
 
+def stripped_format_tokens(template: str, tokenizer: TokenizerFiles) -> list[Finding]:
+    """The tokens the template's tool-call and thinking format emits, that vLLM's parsers
+    must see, and that the tokenizer marks special (decoding drops them): one error."""
+    emitted = {literal for literal, _ in emitted_literals(template)}
+    stripped = [t for t in PARSED_TOKENS if t in emitted and t in tokenizer.special_marks]
+    if not stripped:
+        return []
+    chat = newest_profile().chat
+    if not chat.skip_special_tokens_default:
+        return []
+    places = sorted({place for t in stripped for place in tokenizer.special_marks[t]})
+    parsers = sorted({PARSED_TOKENS[t] for t in stripped})
+    tokens = ", ".join(stripped)
+    return [
+        C.STRIPPED_FORMAT_TOKEN(
+            str(tokenizer.folder / places[0].split(" ")[0]),
+            f"{tokens} marked special ({'; '.join(places)}): vLLM decodes with"
+            f" skip_special_tokens=true unless a request says otherwise"
+            f" ({chat.sources['skip_special_tokens_default']}) and drops them, so"
+            f" {' and '.join(parsers)} never see{'s' if len(parsers) == 1 else ''} them:"
+            " tool calls come back as plain content, or reasoning is not separated",
+            hint=f"clear their special flag (the published DeepSeek-V3.1 tokenizer marks them"
+            f" not special): dsprep template {tokenizer.folder} --fix-tokenizer",
+        )
+    ]
+
+
 def lint_entry(
     source: TemplateSource,
     entry: TemplateEntry,
@@ -186,6 +215,7 @@ def lint_entry(
         return findings
     if tokenizer.found:
         findings.extend(_unknown_tokens(where, text, tokenizer, fix_rewrite))
+        findings.extend(stripped_format_tokens(text, tokenizer))
     else:
         findings.append(
             C.NO_TOKENIZER(

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import jinja2
 
 from dsprep.errors import InputError, MissingExtraError
-from dsprep.template.content_format import content_format
+from dsprep.template.content_format import gets_parts
 from dsprep.template.recognize import MARKER_RE
 from dsprep.template.sandbox import (
     DEFAULT_TIMEOUT,
@@ -74,8 +74,7 @@ def template_variables(
     :class:`~dsprep.template.served.UnservableRequest`); its conversation has no None-valued
     message keys left for a transformers version to drop."""
     if isinstance(request.dialect, ServedDialect):
-        fmt = content_format(source)
-        messages = served_messages(request.messages, request.dialect, fmt)
+        messages = served_messages(request.messages, request.dialect, gets_parts(source))
         tools = served_tools(request.tools, request.dialect)
     else:
         messages = drop_none_keys(request.messages)
@@ -191,8 +190,8 @@ def render_with_transformers(
     messages, tools = request.messages, request.tools
     if isinstance(request.dialect, ServedDialect):
         source = chat_template or getattr(tokenizer, "chat_template", None) or ""
-        fmt = content_format(source if isinstance(source, str) else "")
-        messages = served_messages(messages, request.dialect, fmt)
+        parts = gets_parts(source if isinstance(source, str) else "")
+        messages = served_messages(messages, request.dialect, parts)
         tools = served_tools(tools, request.dialect)
     try:
         rendered = tokenizer.apply_chat_template(

@@ -29,8 +29,6 @@ from typing import Any
 from dsprep.errors import InputError
 from dsprep.profiles import Profile
 
-_CONTENT_FORMATS = ("string", "openai")
-
 
 class UnservableRequest(InputError):
     """vLLM answers this request with HTTP 400 before any template runs."""
@@ -101,7 +99,7 @@ def _text_parts(content: list[Any], where: str) -> list[str]:
     return texts
 
 
-def _content(message: dict[str, Any], where: str, dialect: ServedDialect, fmt: str) -> Any:
+def _content(message: dict[str, Any], where: str, dialect: ServedDialect, parts: bool) -> Any:
     content = message.get("content")
     if content is None:
         texts: list[str] = []
@@ -111,7 +109,7 @@ def _content(message: dict[str, Any], where: str, dialect: ServedDialect, fmt: s
         texts = _text_parts(content, where)
     else:
         raise _refuse(f"{where}.content", "content must be a string or a list of parts", "")
-    if fmt == "openai":
+    if parts:  # a template that loops over content gets the parts (vLLM's "openai" format)
         return [{"type": "text", "text": text} for text in texts]
     return dialect.parts_joiner.join(texts)
 
@@ -156,11 +154,10 @@ def _tool_calls(calls: Any, where: str, dialect: ServedDialect) -> list[Any] | N
 
 
 def served_messages(
-    messages: list[dict[str, Any]], dialect: ServedDialect, content_format: str = "string"
+    messages: list[dict[str, Any]], dialect: ServedDialect, parts: bool = False
 ) -> list[dict[str, Any]]:
-    """The conversation the release's template receives for these request messages."""
-    if content_format not in _CONTENT_FORMATS:
-        raise ValueError(content_format)
+    """The conversation the release's template receives for these request messages
+    (``parts``: the template loops over content, dsprep.template.content_format)."""
     conversation: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
@@ -169,7 +166,7 @@ def served_messages(
             raise _refuse(where, "a message needs a role", "")
         served: dict[str, Any] = {
             "role": role,
-            "content": _content(message, where, dialect, content_format),
+            "content": _content(message, where, dialect, parts),
         }
         if role == "assistant":
             if message.get("tool_calls") is not None:

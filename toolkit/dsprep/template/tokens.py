@@ -43,6 +43,24 @@ CHAT_TOKENS: tuple[str, ...] = (
     THINK_END,
 )
 
+# The tokens vLLM's DeepSeek parsers look for in the *decoded* text, so the tokenizer must
+# not mark them special (vLLM decodes with skip_special_tokens=true unless a request says
+# otherwise: each profile's chat.skip_special_tokens_default). The deepseek_v31 tool parser:
+# vllm 0.11.0 vllm/entrypoints/openai/tool_parsers/deepseekv31_tool_parser.py:35-49, vllm
+# 0.23.0 vllm/tool_parsers/deepseekv31_tool_parser.py:38-53; the deepseek_r1 reasoning parser
+# deepseek_v3 delegates to: vllm 0.11.0 vllm/reasoning/deepseek_r1_reasoning_parser.py:24-29,
+# vllm 0.23.0 :21-26. The published DeepSeek tokenizers mark none of them special (only
+# bos/eos/pad and placeholders are).
+PARSED_TOKENS: dict[str, str] = {
+    TOOL_CALLS_BEGIN: "the deepseek_v31 tool parser",
+    TOOL_CALL_BEGIN: "the deepseek_v31 tool parser",
+    TOOL_SEP: "the deepseek_v31 tool parser",
+    TOOL_CALL_END: "the deepseek_v31 tool parser",
+    TOOL_CALLS_END: "the deepseek_v31 tool parser",
+    THINK: "the deepseek_v3 reasoning parser",
+    THINK_END: "the deepseek_v3 reasoning parser",
+}
+
 # A DeepSeek-style token literal as a template writes it: <｜...｜> with any name, or <think>.
 SPECIAL_LITERAL_RE = re.compile(rf"<{BAR}[^<>{BAR}\s]{{1,40}}{BAR}>|</?think>")
 
@@ -153,6 +171,14 @@ class TokenizerFiles:
     added_tokens: set[str] = field(default_factory=set)
     special_tokens: dict[str, str] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
+    # token → where it is marked special ("tokenizer.json added_tokens", …): decoding with
+    # skip_special_tokens drops it
+    special_marks: dict[str, list[str]] = field(default_factory=dict)
+
+    def mark(self, token: str, where: str) -> None:
+        places = self.special_marks.setdefault(token, [])
+        if where not in places:
+            places.append(where)
 
     @property
     def found(self) -> bool:
@@ -189,6 +215,8 @@ def load_tokenizer_files(folder: Path) -> TokenizerFiles:
         for entry in document.get("added_tokens", []) if isinstance(document, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("content"), str):
                 info.added_tokens.add(entry["content"])
+                if entry.get("special") is True:
+                    info.mark(entry["content"], "tokenizer.json added_tokens")
     config_path = folder / "tokenizer_config.json"
     if config_path.is_file():
         config = read_json(config_path)
@@ -200,11 +228,28 @@ def load_tokenizer_files(folder: Path) -> TokenizerFiles:
                     text = _token_text(entry)
                     if text is not None:
                         info.added_tokens.add(text)
+                        if isinstance(entry, dict) and entry.get("special") is True:
+                            info.mark(text, "tokenizer_config.json added_tokens_decoder")
             for key in SPECIAL_TOKEN_KEYS:
                 text = _token_text(config.get(key))
                 if text is not None:
                     info.special_tokens[key] = text
+            _mark_additional(info, config, "tokenizer_config.json")
+    special_map = folder / "special_tokens_map.json"
+    if special_map.is_file():
+        mapping = read_json(special_map)
+        if isinstance(mapping, dict):
+            _mark_additional(info, mapping, "special_tokens_map.json")
     return info
+
+
+def _mark_additional(info: TokenizerFiles, document: dict[str, Any], name: str) -> None:
+    """``additional_special_tokens`` make their tokens special for transformers too."""
+    listed = document.get("additional_special_tokens")
+    for entry in listed if isinstance(listed, list) else []:
+        text = _token_text(entry)
+        if text is not None:
+            info.mark(text, f"{name} additional_special_tokens")
 
 
 def split_on_added_tokens(text: str, added_tokens: set[str]) -> list[str]:
