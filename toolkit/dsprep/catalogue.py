@@ -742,7 +742,7 @@ DEMO_STEP_FAILED = _kind(
 
 # --- diagnose: failures read from logs (dsprep.diagnose.fingerprints says which lines) ----
 # A failure that follows one on another node or rank is reported as a warning (a consequence).
-_CONSEQUENCE = (WARNING, "when it follows an earlier failure elsewhere (a consequence of it)")
+_CONSEQUENCE = (WARNING, "when it follows an earlier failure elsewhere: a consequence")
 
 
 def _log_kind(code: str, meaning: str, fix: str) -> Kind:

@@ -515,8 +515,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint(
         "memory-profiling-error",
         C.LOG_NPUS_BUSY,
-        r"Error in memory profiling\. Initial free memory (?P<initial>[\d.]+(?: GiB)?), current "
-        r"free memory (?P<current>[\d.]+(?: GiB)?)",
+        r"Error in memory profiling\. Initial free memory (?P<initial>\d+(?:\.\d+)?(?: GiB)?), "
+        r"current free memory (?P<current>\d+(?:\.\d+)?(?: GiB)?)",
         "free HBM grew while vLLM profiled ({initial} → {current}; bytes up to 0.13): "
         "another process used the NPU when vLLM started and released memory",
         "stop what holds the NPUs (npu-smi info) and start again",

@@ -15,7 +15,8 @@ coloured); a worker's name is ``Worker`` + ``_DP<r>`` ``_PP<r>`` ``_PCP<r>`` ``_
 ``_DCP<r>`` ``_EP<r>`` for each group larger than one (vllm==0.13.0
 vllm/v1/executor/multiproc_executor.py:846-861), an engine core's ``EngineCore_DP<r>``
 (vllm==0.13.0 vllm/v1/engine/utils.py:123). CANN's plog lines carry
-``YYYY-MM-DD-HH:MM:SS.mmm.uuu`` and torch's c10d ``[rank<n>]:[W<MMDD> HH:MM:SS.…``.
+``YYYY-MM-DD-HH:MM:SS.mmm.uuu`` and torch's c10d ``[rank<n>]:[W<M><DD> HH:MM:SS.…``
+(glog style, the month not padded).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _CANN = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)-(?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)\.(?P<ms>\d{3})"
 )
 _C10D = re.compile(
-    r"\[rank(?P<rank>\d+)\]:\[[IWEF](?P<mo>\d\d)(?P<d>\d\d) "
+    r"\[rank(?P<rank>\d+)\]:\[[IWEF](?P<mo>\d{1,2})(?P<d>\d\d) "
     r"(?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)(?:\.(?P<frac>\d+))?"
 )
 

@@ -31,7 +31,7 @@ def format_line(node: str, line: str) -> str:
 
 def parse_line(text: str) -> tuple[str | None, str]:
     """``(node, line)`` of a prefixed line; ``(None, text)`` for a line without the prefix."""
-    found = _PREFIX.match(text)
+    found = _PREFIX.match(text) if text.startswith("[node=") else None
     if found is None:
         return None, text
     return found.group(1), text[found.end() :]

@@ -28,9 +28,22 @@ from dsprep.findings import Finding, JsonPayload, Result, Severity
 
 MAX_GROUPS = 500  # distinct failures kept; more are counted, not kept (bounded memory)
 _STAMPED = re.compile(
-    r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL) \d\d-\d\d \d\d:|\d{4}-\d\d-\d\d-\d\d:|\]:\[[IWEF]\d{4} "
+    r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL) \d\d-\d\d \d\d:"
+    r"|\d{4}-\d\d-\d\d-\d\d:|\]:\[[IWEF]\d{3,4} "
 )
 _LAYER = re.compile(r"\blayers\.(\d+)\.")
+
+
+def _quiet(text: str) -> bool:
+    """A line vLLM's logger wrote at INFO or DEBUG (``INFO 08-14 11:52:46 [``), after the
+    process prefixes: failures are raised (their traceback lines carry ERROR) or printed
+    by CANN/torch without vLLM's header, so these are not matched (most lines of a log)."""
+    for level in ("INFO ", "DEBUG "):
+        at = text.find(level, 0, 120)
+        if at >= 0 and (at == 0 or text[at - 1] == " "):
+            start = at + len(level)
+            return text[start + 2 : start + 3] == "-" and text[start : start + 2].isdigit()
+    return False
 
 
 class FailureRecord(msgspec.Struct, JsonPayload, frozen=True):
@@ -122,6 +135,9 @@ class _Scan:
         self.lines += 1
         self.nodes.setdefault(line.node)
         text = line.text
+        if _quiet(text):  # an INFO/DEBUG line of vLLM's logger: stamped, never a failure
+            self.last_stamped[(line.path, line.node)] = text
+            return
         if _STAMPED.search(text, 0, 200):
             self.last_stamped[(line.path, line.node)] = text
         candidates = self.matcher.candidates(text)
