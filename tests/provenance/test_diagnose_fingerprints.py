@@ -1,4 +1,5 @@
-"""Every ``dsprep diagnose`` fingerprint re-derived from the release sources it cites
+"""Every ``dsprep diagnose`` fingerprint, and every memory figure ``dsprep plan --from-log``
+reads (:data:`dsprep.launch.measured.FIGURES`), re-derived from the release sources it cites
 (:mod:`dsprep.diagnose.fingerprints`): the string expression at the cited line, rendered the
 way Python would with a sample for each placeholder, is a line the fingerprint's regex
 matches (``derive="message"``); or the cited source line is the traceback line the regex
@@ -9,16 +10,19 @@ the release's wording fails here with the rendered text."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 from dsprep.diagnose.fingerprints import FINGERPRINTS, Cite, Fingerprint
+from dsprep.launch.measured import FIGURES, Figure
 from dsprep.profiles import all_profiles
 from tests.provenance import upstream
 from tests.provenance.releases import Releases
 
 CITED = [(f, c) for f in FINGERPRINTS for c in f.cites]
+FIGURE_CITES = [(f, c) for f in FIGURES for c in f.cites]
 
 
 def _stringish(node: ast.AST) -> bool:
@@ -110,3 +114,16 @@ def test_every_fingerprint_is_cited_or_reported() -> None:
     for fingerprint in FINGERPRINTS:
         assert fingerprint.cites or fingerprint.reports, fingerprint.id
         assert {c.profile for c in fingerprint.cites} <= names, fingerprint.id
+
+
+@pytest.mark.parametrize(
+    ("figure", "cite"), FIGURE_CITES, ids=[f"{f.name}-{c.profile}" for f, c in FIGURE_CITES]
+)
+def test_the_cited_source_logs_the_memory_figure(
+    figure: Figure, cite: Cite, releases: Releases
+) -> None:
+    """A logger call's %-format (``"Loading model weights took %.4f GB"``) or f-string,
+    rendered with 1 for each placeholder, is a line the figure's regex reads."""
+    path = source_file(releases, cite)
+    text = re.sub(r"%[-\d.]*[sdfx]", "1", message_at(path, cite.line, {}))
+    assert figure.pattern.search(text), f"{cite} renders {text!r}; {figure.regex!r} misses it"

@@ -695,8 +695,8 @@ MEMORY_NO_FIT = _kind(
     "memory-no-fit",
     L,
     ERROR,
-    "weights + the KV cache of one max_model_len sequence + reserve exceed HBM × "
-    "gpu_memory_utilization (vLLM's start-up check raises ValueError)",
+    "weights as loaded + the KV cache of one max_model_len sequence + reserve exceed the "
+    "memory torch sees × gpu_memory_utilization (vLLM's start-up check raises ValueError)",
     "the limits the message names, or more nodes",
 )
 MEMORY_CONCURRENCY_LIMITED = _kind(

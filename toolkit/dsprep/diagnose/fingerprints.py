@@ -90,12 +90,12 @@ def _at(dist: str, *places: str) -> tuple[Cite, ...]:
     return tuple(cites)
 
 
-def _v(file: str, *profile_lines: str) -> tuple[Cite, ...]:
+def vllm_at(file: str, *profile_lines: str) -> tuple[Cite, ...]:
     """vLLM citations of one file: ``"<profile>:<line>"`` each."""
     return _at("vllm", *(f"{p.split(':')[0]} {file}:{p.split(':')[1]}" for p in profile_lines))
 
 
-def _a(file: str, *profile_lines: str) -> tuple[Cite, ...]:
+def ascend_at(file: str, *profile_lines: str) -> tuple[Cite, ...]:
     return _at(
         "vllm-ascend", *(f"{p.split(':')[0]} {file}:{p.split(':')[1]}" for p in profile_lines)
     )
@@ -121,7 +121,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "quant_model_description_w8a8_dynamic.json does not count)",
         ("misnamed-description", "unverified-quantization"),
         CHECK_WEIGHTS,
-        _v(WEIGHT_UTILS, "v0.11.0rc0:289", "v0.11.0:289", "v0.12.0rc1:314", "v0.13.0:314"),
+        vllm_at(WEIGHT_UTILS, "v0.11.0rc0:289", "v0.11.0:289", "v0.12.0rc1:314", "v0.13.0:314"),
     ),
     Fingerprint(
         "modelslim-config-not-found",
@@ -132,7 +132,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "rename the description to quant_model_description.json",
         ("misnamed-description", "unverified-quantization"),
         CHECK_WEIGHTS,
-        _a(MODELSLIM, "v0.18.0:629", "v0.23.0:819"),
+        ascend_at(MODELSLIM, "v0.18.0:629", "v0.23.0:819"),
     ),
     Fingerprint(
         "vllm-multiple-config-files",
@@ -142,7 +142,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "keep exactly one, named quant_model_description.json",
         ("duplicate-description",),
         CHECK_WEIGHTS,
-        _v(WEIGHT_UTILS, "v0.11.0rc0:292", "v0.11.0:292", "v0.12.0rc1:317", "v0.13.0:317"),
+        vllm_at(WEIGHT_UTILS, "v0.11.0rc0:292", "v0.11.0:292", "v0.12.0rc1:317", "v0.13.0:317"),
         samples=(("quant_config_files", "['/m/quant_model_description.json', '/m/x.json']"),),
     ),
     Fingerprint(
@@ -155,9 +155,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "unquantized layers), or re-export with msmodelslim",
         ("missing-description-entry", "mtp-not-covered", "leftover-quantization-config"),
         CHECK_WEIGHTS,
-        _a(QUANT_CONFIG, "v0.11.0rc0:152", "v0.11.0:170", "v0.12.0rc1:168")
-        + _a(QUANT_UTILS, "v0.13.0:71")
-        + _a(MODELSLIM, "v0.18.0:292", "v0.23.0:381"),
+        ascend_at(QUANT_CONFIG, "v0.11.0rc0:152", "v0.11.0:170", "v0.12.0rc1:168")
+        + ascend_at(QUANT_UTILS, "v0.13.0:71")
+        + ascend_at(MODELSLIM, "v0.18.0:292", "v0.23.0:381"),
         derive="code",
         code="quant_description[prefix + ",
     ),
@@ -169,8 +169,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "describe every shard of {prefix} alike (re-export with msmodelslim)",
         ("gate-up-mismatch",),
         CHECK_WEIGHTS,
-        _a(QUANT_CONFIG, "v0.11.0rc0:148", "v0.11.0:157", "v0.12.0rc1:164", "v0.13.0:184")
-        + _a(MODELSLIM, "v0.18.0:529", "v0.23.0:697"),
+        ascend_at(QUANT_CONFIG, "v0.11.0rc0:148", "v0.11.0:157", "v0.12.0rc1:164", "v0.13.0:184")
+        + ascend_at(MODELSLIM, "v0.18.0:529", "v0.23.0:697"),
     ),
     Fingerprint(
         "fused-type-mismatch",
@@ -180,8 +180,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "give every shard of {prefix} one quant type (re-export with msmodelslim)",
         ("gate-up-mismatch",),
         CHECK_WEIGHTS,
-        _a(QUANT_UTILS, "v0.11.0rc0:48", "v0.11.0:52", "v0.12.0rc1:65", "v0.13.0:67")
-        + _a(MODELSLIM, "v0.18.0:287", "v0.23.0:374"),
+        ascend_at(QUANT_UTILS, "v0.11.0rc0:48", "v0.11.0:52", "v0.12.0rc1:65", "v0.13.0:67")
+        + ascend_at(MODELSLIM, "v0.18.0:287", "v0.23.0:374"),
     ),
     Fingerprint(
         "ascend-scheduler-batched-tokens",
@@ -195,7 +195,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "enable chunked prefill (scheduler.chunked_prefill: true)",
         ("batched-tokens-below-model-len",),
         CHECK_LAUNCH,
-        _a("vllm_ascend/core/schedule_config.py", "v0.11.0rc0:69", "v0.11.0:69"),
+        ascend_at("vllm_ascend/core/schedule_config.py", "v0.11.0rc0:69", "v0.11.0:69"),
     ),
     Fingerprint(
         "vllm-scheduler-batched-tokens",
@@ -207,7 +207,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "raise --max-num-batched-tokens to {model_len}, or enable chunked prefill",
         ("batched-tokens-below-model-len",),
         CHECK_LAUNCH,
-        _v(
+        vllm_at(
             "vllm/config/scheduler.py",
             "v0.11.0rc0:238",
             "v0.11.0:238",
@@ -225,7 +225,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         'set "enabled": true in torchair_graph_config (graph.mode: torchair), or remove {key}',
         ("torchair-keys-without-enabled",),
         CHECK_LAUNCH,
-        _a("vllm_ascend/ascend_config.py", "v0.11.0rc0:143", "v0.11.0:180"),
+        ascend_at("vllm_ascend/ascend_config.py", "v0.11.0rc0:143", "v0.11.0:180"),
     ),
     Fingerprint(
         "headless-api-server-count",
@@ -235,8 +235,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "remove --api-server-count from extra_args (it reaches every node)",
         ("headless-api-server-count",),
         CHECK_LAUNCH,
-        _v("vllm/entrypoints/cli/serve.py", "v0.11.0rc0:83", "v0.11.0:83", "v0.12.0rc1:83")
-        + _v("vllm/entrypoints/cli/serve.py", "v0.13.0:83"),
+        vllm_at("vllm/entrypoints/cli/serve.py", "v0.11.0rc0:83", "v0.11.0:83", "v0.12.0rc1:83")
+        + vllm_at("vllm/entrypoints/cli/serve.py", "v0.13.0:83"),
     ),
     Fingerprint(
         "headless-api-server-count-any",
@@ -247,7 +247,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "rank by default)",
         ("headless-api-server-count",),
         CHECK_LAUNCH,
-        _v("vllm/entrypoints/cli/serve.py", "v0.18.0:62", "v0.23.0:64"),
+        vllm_at("vllm/entrypoints/cli/serve.py", "v0.18.0:62", "v0.23.0:64"),
     ),
     Fingerprint(
         "invalid-parser",
@@ -257,7 +257,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "use a {what} parser the release registers (the profile lists them)",
         ("reasoning-parser-unavailable", "tool-parser-wrong"),
         CHECK_LAUNCH,
-        _v(
+        vllm_at(
             "vllm/entrypoints/openai/api_server.py",
             "v0.11.0rc0:1824",
             "v0.11.0:1831",
@@ -266,7 +266,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
             "v0.18.0:499",
             "v0.23.0:516",
         )
-        + _v("vllm/config/structured_outputs.py", "v0.12.0rc1:80"),
+        + vllm_at("vllm/config/structured_outputs.py", "v0.12.0rc1:80"),
     ),
     Fingerprint(
         "argparse-invalid-parser",
@@ -277,7 +277,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "use a parser the release registers (vLLM 0.11 has no deepseek_v3 reasoning parser)",
         ("reasoning-parser-unavailable", "tool-parser-wrong"),
         CHECK_LAUNCH,
-        _v("vllm/engine/arg_utils.py", "v0.11.0rc0:628", "v0.11.0:628"),
+        vllm_at("vllm/engine/arg_utils.py", "v0.11.0rc0:628", "v0.11.0:628"),
         derive="code",
         code="choices=list(ReasoningParserManager.reasoning_parsers)",
     ),
@@ -292,8 +292,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "delete quantization_config from config.json (dsprep check --fix does it)",
         ("leftover-quantization-config", "fp8-weights"),
         CHECK_WEIGHTS,
-        _v("vllm/config/model.py", "v0.12.0rc1:1047", "v0.13.0:937", "v0.18.0:950")
-        + _v("vllm/config/model.py", "v0.23.0:1069"),
+        vllm_at("vllm/config/model.py", "v0.12.0rc1:1047", "v0.13.0:937", "v0.18.0:950")
+        + vllm_at("vllm/config/model.py", "v0.23.0:1069"),
     ),
     Fingerprint(
         "kv-b-proj-assert",
@@ -304,7 +304,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         'describe every kv_b_proj as "FLOAT" and store it unquantized (re-export with msmodelslim)',
         ("must-be-float",),
         CHECK_WEIGHTS,
-        _a("vllm_ascend/attention/mla_v1.py", "v0.13.0:785", "v0.18.0:863", "v0.23.0:924"),
+        ascend_at("vllm_ascend/attention/mla_v1.py", "v0.13.0:785", "v0.18.0:863", "v0.23.0:924"),
         derive="line",
     ),
     Fingerprint(
@@ -315,7 +315,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "find the failure before it on the engines' nodes",
         ("npu-ips-not-set",),
         PREFLIGHT,
-        _v(
+        vllm_at(
             "vllm/v1/engine/core_client.py",
             "v0.11.0rc0:496",
             "v0.11.0:496",
@@ -333,7 +333,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "slowly, raise VLLM_ENGINE_READY_TIMEOUT_S",
         ("npu-ips-not-set",),
         PREFLIGHT,
-        _v("vllm/v1/engine/core_client.py", "v0.18.0:622", "v0.23.0:620"),
+        vllm_at("vllm/v1/engine/core_client.py", "v0.18.0:622", "v0.23.0:620"),
         consequence=True,
     ),
     Fingerprint(
@@ -345,7 +345,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "--data-parallel-rpc-port reach it",
         ("npu-ips-not-set",),
         PREFLIGHT,
-        _v(
+        vllm_at(
             "vllm/v1/engine/core.py",
             "v0.11.0rc0:646",
             "v0.11.0:646",
@@ -364,7 +364,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "the cause is an earlier line of the same node",
         (),
         "no dsprep check: it follows another failure",
-        _v(
+        vllm_at(
             "vllm/v1/engine/utils.py",
             "v0.11.0rc0:785",
             "v0.11.0:785",
@@ -470,7 +470,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "--gpu-memory-utilization",
         ("memory-no-fit",),
         PLAN,
-        _v(
+        vllm_at(
             "vllm/v1/core/kv_cache_utils.py",
             "v0.11.0rc0:717",
             "v0.11.0:717",
@@ -488,7 +488,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "run dsprep plan: more nodes or a larger EP group, or raise --gpu-memory-utilization",
         ("memory-no-fit",),
         PLAN,
-        _v(
+        vllm_at(
             "vllm/v1/core/kv_cache_utils.py",
             "v0.11.0rc0:699",
             "v0.11.0:699",
@@ -510,7 +510,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "free / total",
         (),
         "no dsprep check: the NPUs' use is known only on the node",
-        _a("vllm_ascend/worker/worker.py", "v0.18.0:271", "v0.23.0:473"),
+        ascend_at("vllm_ascend/worker/worker.py", "v0.18.0:271", "v0.23.0:473"),
     ),
     Fingerprint(
         "memory-profiling-error",
@@ -522,8 +522,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "stop what holds the NPUs (npu-smi info) and start again",
         (),
         "no dsprep check: the NPUs' use is known only on the node",
-        _a("vllm_ascend/worker/worker_v1.py", "v0.11.0rc0:213", "v0.11.0:235", "v0.12.0rc1:249")
-        + _a("vllm_ascend/worker/worker.py", "v0.13.0:287", "v0.18.0:347", "v0.23.0:582"),
+        ascend_at(
+            "vllm_ascend/worker/worker_v1.py", "v0.11.0rc0:213", "v0.11.0:235", "v0.12.0rc1:249"
+        )
+        + ascend_at("vllm_ascend/worker/worker.py", "v0.13.0:287", "v0.18.0:347", "v0.23.0:582"),
     ),
 )
 
