@@ -1,5 +1,6 @@
-"""The memory-fit plan: the seed fits with stated headroom; a failing plan names limits that
-do fit (and one step more that does not); shard headers give exact weight bytes."""
+"""The memory-fit plan: the seed starts with stated numbers (6 of its 8 sequences at once); a
+failing plan names limits that do fit (and one step more that does not); shard headers give
+exact weight bytes."""
 
 from __future__ import annotations
 
