@@ -85,7 +85,8 @@ def lines(files: Iterable[Path]) -> Iterator[Line]:
                 path=path,
             ) from exc
         with handle:
-            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            if hasattr(os, "posix_fadvise"):  # Linux: read ahead, a log is read once
+                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
             try:
                 for number, raw in enumerate(_raw_lines(handle), 1):
                     text = raw.decode("utf-8", "replace").rstrip("\r\n")
