@@ -69,7 +69,10 @@ def test_json_document_lists_written_files(
         "PLAN.md",
     ]
     assert document["data"]["profile"] == "v0.11.0rc0"
-    assert [f["code"] for f in document["findings"]] == ["npu-ips-not-set"]
+    assert [f["code"] for f in document["findings"]] == [
+        "npu-ips-not-set",
+        "memory-concurrency-limited",  # a warning: the scripts are still written
+    ]
 
 
 def test_errors_write_nothing(tmp_path: Path, run_cli: Callable[..., CliOutcome]) -> None:
@@ -104,7 +107,7 @@ def test_plan_md_has_topology_commands_findings_and_memory(
     assert "`graph-batch-size-dropped`" in plan
     assert "`VLLM_USE_V1=1`: --headless needs the V1 engine" in plan
     assert "vllm serve /opt/data/weights/Deepseek/DeepSeek-V3.1-w8a8 --host 0.0.0.0" in plan
-    assert "FITS: " in plan
+    assert "STARTS, BUT NOT AT FULL CONCURRENCY: " in plan and "at most 6 of them" in plan
 
 
 def test_help_shows_an_example(run_cli: Callable[..., CliOutcome]) -> None:
@@ -163,4 +166,4 @@ def test_readme_cluster_example_is_valid(tmp_path: Path) -> None:
     cluster.write_text(block[: block.index("```")], encoding="utf-8")
     outcome = validate(cluster)
     assert outcome.cluster is not None, outcome.findings
-    assert [f.code for f in outcome.findings] == ["npu-ips-not-set"]
+    assert [f.code for f in outcome.findings] == ["npu-ips-not-set", "memory-concurrency-limited"]

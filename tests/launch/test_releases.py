@@ -23,6 +23,10 @@ from tests.launch.conftest import write_cluster
 Mutation = Callable[[dict[str, Any]], None]
 TAGS = [p.name for p in all_profiles()]
 PLAN_CODES = {"npu-ips-not-set", "memory-concurrency-limited", "memory-tight"}
+FOUR_NODES = [
+    {"name": f"node{i}", "ip": f"71.10.29.{114 + i}", "nic": "enp67s0f0np0", "npus": 8}
+    for i in range(4)
+]
 
 
 def release_document(tag: str) -> dict[str, Any]:
@@ -118,7 +122,8 @@ CASES: list[tuple[str, str, Mutation, str | None, Severity | None, str]] = [
      put("additional_config", {"lmhead_tensor_parallel_size": 0}), "additional-config-invalid",
      Severity.ERROR, "only supported in the pure DP scenario"),
     ("v0.11.0rc0", "oproj tp only on a PD decode node",
-     both(put("parallel", {"tp": 1, "dp": 16, "dp_local": 8}),
+     # pure DP needs 4 nodes: at TP 1 and EP 16 the weights alone exceed a 910B's 60.96 GiB
+     both(put("parallel", {"tp": 1, "dp": 32, "dp_local": 8}), put("nodes", FOUR_NODES),
           put("limits.gpu_memory_utilization", 1.0),
           put("additional_config", {"oproj_tensor_parallel_size": 2})),
      "additional-config-invalid", Severity.ERROR, "can only be used in D node"),

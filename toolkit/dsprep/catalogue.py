@@ -30,6 +30,7 @@ class Area(str, Enum):
     TEMPLATE = "template"  # template, render, dsprep-check-template
     LAUNCH = "launch"  # emit-launch, plan, dsprep-check-cluster
     DEMO = "demo"
+    DIAGNOSE = "diagnose"  # diagnose: failures read from the logs of a failed start
     ERRORS = "errors"  # any command: stopped before a result (exit 3)
 
 
@@ -38,6 +39,7 @@ AREA_TITLES = {
     Area.TEMPLATE: "chat template (`template`, `render`, `dsprep-check-template`)",
     Area.LAUNCH: "launch (`emit-launch`, `plan`, `dsprep-check-cluster`)",
     Area.DEMO: "demo",
+    Area.DIAGNOSE: "logs of a failed start (`diagnose`)",
     Area.ERRORS: "errors that stop a command (exit 3, one `Error:` line)",
 }
 
@@ -95,6 +97,7 @@ def _kind(
 
 
 W, T, L, D, E = Area.WEIGHTS, Area.TEMPLATE, Area.LAUNCH, Area.DEMO, Area.ERRORS
+G = Area.DIAGNOSE
 
 # --- weights: what the checkpoint is ----------------------------------------------------
 FP8_WEIGHTS = _kind(
@@ -730,8 +733,8 @@ MEMORY_NO_FIT = _kind(
     "memory-no-fit",
     L,
     ERROR,
-    "weights + the KV cache of one max_model_len sequence + reserve exceed HBM × "
-    "gpu_memory_utilization (vLLM's start-up check raises ValueError)",
+    "weights as loaded + the KV cache of one max_model_len sequence + reserve exceed the "
+    "memory torch sees × gpu_memory_utilization (vLLM's start-up check raises ValueError)",
     "the limits the message names, or more nodes",
 )
 MEMORY_CONCURRENCY_LIMITED = _kind(
@@ -773,6 +776,121 @@ DEMO_STEP_FAILED = _kind(
     ERROR,
     "a demo step failed; its summary says which and why",
     "re-run with --format json for the step's details",
+)
+
+# --- diagnose: failures read from logs (dsprep.diagnose.fingerprints says which lines) ----
+# A failure that follows one on another node or rank is reported as a warning (a consequence).
+_CONSEQUENCE = (WARNING, "when it follows an earlier failure elsewhere: a consequence")
+
+
+def _log_kind(code: str, meaning: str, fix: str) -> Kind:
+    return _kind(code, G, ERROR, meaning, fix, _CONSEQUENCE)
+
+
+LOG_DESCRIPTION_NOT_FOUND = _log_kind(
+    "log-description-not-found",
+    "--quantization ascend found no quant_model_description.json (the release's own wording: "
+    '"Cannot find the config file for ascend" up to 0.13, "ModelSlim Quantization Config Not '
+    'Found" from 0.18)',
+    "name the description quant_model_description.json in the model folder "
+    "(dsprep check DIR finds it before the start)",
+)
+LOG_DESCRIPTION_DUPLICATE = _log_kind(
+    "log-description-duplicate",
+    'several files end in quant_model_description.json ("Found multiple config files", up to 0.13)',
+    "keep exactly one, named quant_model_description.json",
+)
+LOG_DESCRIPTION_KEY_MISSING = _log_kind(
+    "log-description-key-missing",
+    "a KeyError naming a .weight: the description has no entry for a layer the release looks up",
+    'add the entry ("FLOAT" or its quant type), or re-export with msmodelslim',
+)
+LOG_FUSED_SHARDS_MIXED = _log_kind(
+    "log-fused-shards-mixed",
+    "layers the release fuses (gate/up, expert 0, q_a/kv_a) differ in FLOAT-ness or quant type",
+    "give the fused layers one quant type (re-export with msmodelslim)",
+)
+LOG_BATCHED_TOKENS_BELOW_MODEL_LEN = _log_kind(
+    "log-batched-tokens-below-model-len",
+    "the scheduler refused max_num_batched_tokens < max_model_len without chunked prefill",
+    "raise --max-num-batched-tokens to max_model_len, or turn chunked prefill on",
+)
+LOG_TORCHAIR_KEYS_WITHOUT_ENABLED = _log_kind(
+    "log-torchair-keys-without-enabled",
+    "a torchair_graph_config key was set while torchair is off (RuntimeError at start)",
+    "set torchair_graph_config.enabled: true, or remove the key",
+)
+LOG_HEADLESS_API_SERVER_COUNT = _log_kind(
+    "log-headless-api-server-count",
+    "--api-server-count reached a --headless node, which refuses it",
+    "remove --api-server-count from the headless nodes' command line",
+)
+LOG_INVALID_PARSER = _log_kind(
+    "log-invalid-parser",
+    "a --reasoning-parser or --tool-call-parser the release's vLLM does not register",
+    "use a parser the release lists (deepseek_v31 for tools; deepseek_v3 for reasoning from "
+    "vLLM 0.12)",
+)
+LOG_FP8_VS_ASCEND = _log_kind(
+    "log-fp8-vs-ascend",
+    "config.json's quantization_config names another method (fp8) than --quantization ascend",
+    "delete quantization_config from config.json (dsprep check --fix does it)",
+)
+LOG_KV_B_PROJ_QUANTIZED = _log_kind(
+    "log-kv-b-proj-quantized",
+    "the AssertionError on kv_b_proj after the whole load: the release needs it unquantized",
+    'describe kv_b_proj as "FLOAT" and store it unquantized (re-export with msmodelslim)',
+)
+LOG_ENGINE_READY_TIMEOUT = _log_kind(
+    "log-engine-ready-timeout",
+    "an engine and the front-end waited for each other past their timeout (slow load, or the "
+    "other side died or is unreachable)",
+    "find the failure before it on the other nodes; for a slow load raise "
+    "VLLM_ENGINE_READY_TIMEOUT_S",
+)
+LOG_ENGINE_INIT_FAILED = _log_kind(
+    "log-engine-init-failed",
+    'vLLM\'s "Engine core initialization failed. See root cause above.": an engine process died',
+    "the cause is an earlier line of the same node (dsprep diagnose names it when it knows it)",
+)
+LOG_SOCKET_TIMEOUT = _log_kind(
+    "log-socket-timeout",
+    "a collective-communication socket timed out (HCCL EI0006 Get_Socket_Timeout, HCCL link "
+    "establishment, torch c10d): a peer never connected, died, or is unreachable (subnet, TLS)",
+    "look first at the earliest failure on the other nodes; then hccn_tool -i N -tls -g (same "
+    "TLS state on every NPU), hccn_tool -i N -ping -g address PEER, HCCL_CONNECT_TIMEOUT",
+)
+LOG_NPU_OUT_OF_MEMORY = _log_kind(
+    "log-npu-out-of-memory",
+    "torch_npu ran out of HBM (NPU out of memory. Tried to allocate …)",
+    "run dsprep plan on the cluster file: more nodes, a larger EP group, or lower "
+    "max_num_seqs / max_num_batched_tokens",
+)
+LOG_KV_CACHE_NO_FIT = _log_kind(
+    "log-kv-cache-no-fit",
+    "after the weights and the profiled peak, the KV cache of one max_model_len sequence does "
+    "not fit (or none at all)",
+    "lower --max-model-len to the length vLLM estimates, or raise --gpu-memory-utilization",
+)
+LOG_NPUS_BUSY = _log_kind(
+    "log-npus-busy",
+    "the NPUs' HBM was already in use when vLLM started (another process holds it)",
+    "stop what holds the NPUs (npu-smi info lists the processes), or lower "
+    "--gpu-memory-utilization",
+)
+LOG_UNRECOGNISED_ERROR = _kind(
+    "log-unrecognised-error",
+    G,
+    WARNING,
+    "an exception line no fingerprint knows (the first of each node is shown)",
+    "read the lines before it; report it so that dsprep learns the fingerprint",
+)
+LOG_FIRST_FAILURE = _kind(
+    "log-first-failure",
+    G,
+    INFO,
+    "the node, rank and time of the earliest failure: the one to fix first",
+    "",
 )
 
 # --- errors that stop a command (DsprepError.code) ---------------------------------------

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write launch scripts for every node from one cluster file.",
     ),
     "plan": ("dsprep.cli.plan:plan", "Check that weights and KV cache fit the NPUs."),
+    "diagnose": (
+        "dsprep.cli.diagnose:diagnose",
+        "Name the cause and fix of a failed start from its logs.",
+    ),
 }
 
 HELP = """dsprep: serve DeepSeek-V3.1 W8A8 on Ascend NPUs with vllm-ascend, failing early.

@@ -21,7 +21,8 @@ def plan_summary(summary: PlanSummary) -> list[str]:
 @click.command(
     "plan",
     cls=Command,
-    epilog="Example: dsprep plan cluster.yaml --model-dir /data/DeepSeek-V3.1-w8a8",
+    epilog="Example: dsprep plan cluster.yaml --model-dir /data/DeepSeek-V3.1-w8a8 "
+    "(after a start: --from-log logs/)",
 )
 @click.argument("cluster", type=click.Path(path_type=Path, dir_okay=False, readable=False))
 @click.option(
@@ -29,14 +30,27 @@ def plan_summary(summary: PlanSummary) -> list[str]:
     type=click.Path(path_type=Path, file_okay=False, exists=True, readable=False),
     help="Local copy of the model: config.json and shard headers give exact weight bytes.",
 )
+@click.option(
+    "--from-log",
+    "logs",
+    multiple=True,
+    type=click.Path(path_type=Path, readable=False),
+    help="A log of a start (file, `dsprep logs` stream or folder of per-node logs; "
+    "repeatable): vLLM's own memory lines per node, beside the plan.",
+)
 @format_option
 @click.pass_context
-def plan(ctx: click.Context, cluster: Path, model_dir: Path | None, fmt: str) -> ExitCode:
-    """Memory fit per NPU: weights (experts over the EP group, the rest over TP), MLA KV
-    cache for max_num_seqs × max_model_len and a reserve, against HBM ×
+def plan(
+    ctx: click.Context, cluster: Path, model_dir: Path | None, logs: tuple[Path, ...], fmt: str
+) -> ExitCode:
+    """Memory fit per NPU: weights as the release loads them (experts over the EP group,
+    the rest over TP, the MTP layer with speculative decoding), MLA KV cache for
+    max_num_seqs × max_model_len and a reserve, against the memory torch sees ×
     gpu_memory_utilization. Says the headroom, or the largest max_model_len and
-    max_num_seqs that fit.
+    max_num_seqs that fit. With --from-log, the figures vLLM logged at start beside it.
     """
     from dsprep.launch.emit import plan_result
 
-    return run_command(ctx, "plan", fmt, lambda: plan_result(cluster, model_dir), plan_summary)
+    return run_command(
+        ctx, "plan", fmt, lambda: plan_result(cluster, model_dir, logs), plan_summary
+    )

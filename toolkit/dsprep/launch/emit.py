@@ -166,6 +166,7 @@ class InitSummary(JsonPayload):
 class PlanSummary(JsonPayload):
     memory: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)  # --from-log: the logs' figures
 
 
 def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result[EmitSummary]:
@@ -205,8 +206,16 @@ def _kept_finding(out_dir: Path, kept: KeptFile) -> Finding:
     )
 
 
-def plan_result(path: Path, model_dir: Path | None = None) -> Result[PlanSummary]:
-    """``dsprep plan``: the memory fit plus every finding of the cluster file."""
+def plan_result(
+    path: Path, model_dir: Path | None = None, logs: tuple[Path, ...] = ()
+) -> Result[PlanSummary]:
+    """``dsprep plan``: the memory fit plus every finding of the cluster file; with
+    ``logs``, vLLM's own memory lines per node beside it."""
+    nodes = None
+    if logs:
+        from dsprep.launch.measured import read_figures
+
+        nodes = read_figures(logs)
     outcome = validate(path, model_dir)
     summary = PlanSummary()
     if outcome.plan is not None and outcome.cluster is not None:
@@ -219,7 +228,13 @@ def plan_result(path: Path, model_dir: Path | None = None) -> Result[PlanSummary
                     f"Advice from vllm-ascend {outcome.profile.name}'s own guide (never applied):",
                 ]
                 lines += [f"- {line}" for line in hints]
-        summary = PlanSummary(outcome.plan.to_json(), lines)
+        measured: dict[str, Any] = {}
+        if nodes is not None:
+            from dsprep.launch.calibration import comparison_lines, measured_json
+
+            lines += comparison_lines(outcome.plan, outcome.cluster, nodes)
+            measured = measured_json(outcome.plan, outcome.cluster, nodes)
+        summary = PlanSummary(outcome.plan.to_json(), lines, measured)
     return Result("plan", summary, list(outcome.findings))
 
 

@@ -1,5 +1,6 @@
-"""The memory-fit plan: weights per NPU + MLA KV cache for max_num_seqs × max_model_len +
-a runtime reserve, against NPU HBM × gpu_memory_utilization.
+"""The memory-fit plan: weights per NPU as the release loads them + MLA KV cache for
+max_num_seqs × max_model_len + a runtime reserve, against the memory torch sees on the NPU ×
+gpu_memory_utilization (:mod:`dsprep.launch.device_memory` states the release's model).
 
 KV per token (MLA) = (kv_lora_rank + qk_rope_head_dim) × layers × dtype bytes; it is not
 split by TP (one latent head), and each DP rank holds the KV of its own max_num_seqs.
@@ -20,6 +21,7 @@ from typing import Any
 from dsprep import catalogue as C
 from dsprep.findings import Finding
 from dsprep.launch.cluster import Cluster
+from dsprep.launch.device_memory import DEVICES, GIB, LOAD_OVERHEAD, RUNTIME_RESERVE
 from dsprep.launch.footprint import (
     WeightBytes,
     read_model,
@@ -28,17 +30,7 @@ from dsprep.launch.footprint import (
 )
 from dsprep.launch.rules import finding
 
-GIB = 1024**3
-# HBM per NPU (the device table); 910B1-3 carry 64 GB, 910B4 32 GB
-DEVICE_HBM: dict[str, int] = {
-    "910B": 64 * GIB,
-    "910B1": 64 * GIB,
-    "910B2": 64 * GIB,
-    "910B3": 64 * GIB,
-    "910B4": 32 * GIB,
-}
 BLOCK_SIZE = 128  # vllm-ascend's KV block: a sequence's KV is rounded up to whole blocks
-RUNTIME_RESERVE = 4 * GIB  # activations, HCCL buffers, graph workspaces (an estimate)
 TIGHT_FRACTION = 0.05  # headroom below 5 % of the budget is a warning
 
 
@@ -54,11 +46,13 @@ def _ceil_div(total: int, parts: int) -> int:
 class MemoryPlan:
     device: str
     hbm_bytes: int
-    budget_bytes: int  # hbm × gpu_memory_utilization
+    torch_total_bytes: int  # what torch.npu.mem_get_info reports as total
+    budget_bytes: int  # torch_total × gpu_memory_utilization
     weights: WeightBytes
     ep_size: int
     tp: int
-    weight_bytes_per_npu: int
+    weight_bytes_per_npu: int  # the checkpoint's bytes on one NPU
+    load_overhead_bytes: int  # torch allocations of the load beyond them (calibrated)
     kv_dtype_bytes: int
     kv_layers: int
     kv_bytes_per_token: int
@@ -71,8 +65,13 @@ class MemoryPlan:
     kv_formula: str
 
     @property
+    def loaded_weight_bytes(self) -> int:
+        """What the release logs as "Loading model weights took …" (in bytes)."""
+        return self.weight_bytes_per_npu + self.load_overhead_bytes
+
+    @property
     def used_bytes(self) -> int:
-        return self.weight_bytes_per_npu + self.kv_bytes_per_npu + self.reserve_bytes
+        return self.loaded_weight_bytes + self.kv_bytes_per_npu + self.reserve_bytes
 
     @property
     def headroom_bytes(self) -> int:
@@ -87,11 +86,12 @@ class MemoryPlan:
     def starts(self) -> bool:
         """The KV cache holds at least one sequence of max_model_len (vLLM's start check)."""
         one = self.tokens_per_seq * self.kv_bytes_per_token
-        return self.weight_bytes_per_npu + self.reserve_bytes + one <= self.budget_bytes
+        return self.loaded_weight_bytes + self.reserve_bytes + one <= self.budget_bytes
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document.update(
+            loaded_weight_bytes=self.loaded_weight_bytes,
             used_bytes=self.used_bytes,
             headroom_bytes=self.headroom_bytes,
             fits=self.fits,
@@ -116,9 +116,10 @@ def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
     per_token = shape.family.kv_bytes_per_token(arch, kv_layers, kv_dtype)
     tokens = _ceil_div(cluster.max_model_len, BLOCK_SIZE) * BLOCK_SIZE
     kv = cluster.max_num_seqs * tokens * per_token
-    hbm = DEVICE_HBM[cluster.device]
-    budget = int(hbm * cluster.gpu_memory_utilization)
-    free_for_kv = budget - per_npu - RUNTIME_RESERVE
+    device = DEVICES[cluster.device]
+    budget = int(device.torch_total_bytes * cluster.gpu_memory_utilization)
+    overhead = int(per_npu * LOAD_OVERHEAD)
+    free_for_kv = budget - per_npu - overhead - RUNTIME_RESERVE
     len_fit = 0
     seqs_fit = 0
     if free_for_kv > 0:
@@ -126,12 +127,14 @@ def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
         seqs_fit = free_for_kv // (tokens * per_token)
     return MemoryPlan(
         device=cluster.device,
-        hbm_bytes=hbm,
+        hbm_bytes=device.label_bytes,
+        torch_total_bytes=device.torch_total_bytes,
         budget_bytes=budget,
         weights=weights,
         ep_size=ep_size,
         tp=cluster.tp,
         weight_bytes_per_npu=per_npu,
+        load_overhead_bytes=overhead,
         kv_dtype_bytes=kv_dtype,
         kv_layers=kv_layers,
         kv_bytes_per_token=per_token,
@@ -165,14 +168,19 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
         _row(f"routed experts / EP {plan.ep_size}", experts),
         _row(f"other weights / TP {plan.tp} + replicated", plan.weight_bytes_per_npu - experts),
         _row(
+            f"load overhead ({LOAD_OVERHEAD:.2%} of the weights, calibrated)",
+            plan.load_overhead_bytes,
+        ),
+        _row(
             f"KV cache: {cluster.max_num_seqs} seqs × {plan.tokens_per_seq} tokens ×"
             f" {plan.kv_bytes_per_token} B",
             plan.kv_bytes_per_npu,
         ),
-        _row("runtime reserve (estimate)", plan.reserve_bytes),
+        _row("activation peak + non-torch (estimate)", plan.reserve_bytes),
         _row("**total**", plan.used_bytes),
         _row(
-            f"budget: {plan.device} HBM {gib(plan.hbm_bytes)} × {cluster.gpu_memory_utilization}",
+            f"budget: {plan.device} as torch sees it {gib(plan.torch_total_bytes)} (of"
+            f" {gib(plan.hbm_bytes)} HBM) × {cluster.gpu_memory_utilization}",
             plan.budget_bytes,
         ),
         "",
@@ -241,7 +249,7 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
                 cluster,
                 C.MEMORY_NO_FIT,
                 "limits",
-                f"weights {gib(plan.weight_bytes_per_npu)} + the KV cache of one sequence of"
+                f"weights {gib(plan.loaded_weight_bytes)} + the KV cache of one sequence of"
                 f" max_model_len {gib(one)} + reserve {gib(plan.reserve_bytes)} per NPU exceed"
                 f" {gib(plan.budget_bytes)} ({plan.device} × gpu_memory_utilization): vLLM stops"
                 " at start (ValueError: To serve at least one request with the models's max seq"
@@ -257,7 +265,7 @@ def plan_findings(plan: MemoryPlan, cluster: Cluster) -> list[Finding]:
                 "limits",
                 f"{cluster.max_num_seqs} sequences of max_model_len need KV"
                 f" {gib(plan.kv_bytes_per_npu)} per NPU beside weights"
-                f" {gib(plan.weight_bytes_per_npu)} and reserve {gib(plan.reserve_bytes)}, over"
+                f" {gib(plan.loaded_weight_bytes)} and reserve {gib(plan.reserve_bytes)}, over"
                 f" {gib(plan.budget_bytes)}: vLLM starts and holds at most"
                 f" {plan.max_num_seqs_fit} of them at once",
                 _advice(plan, cluster),

@@ -1,0 +1,1 @@
+"""``dsprep diagnose``: name the cause and the fix of a failed start from its logs."""
