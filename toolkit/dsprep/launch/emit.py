@@ -22,11 +22,19 @@ from dsprep.launch.advice import advice, head_api_servers
 from dsprep.launch.argv import CONTAINER_SCRIPTS_DIR, serve_argv
 from dsprep.launch.cluster import Cluster, Loaded, load_cluster
 from dsprep.launch.examples import example_for, seed_text
+from dsprep.launch.kit import (
+    WEIGHTS_LIST,
+    StartupTimes,
+    WeightFile,
+    manifest_weights,
+    startup_times,
+    weights_tsv,
+)
 from dsprep.launch.outdir import EDITED, MANIFEST_NAME, KeptFile, publish
 from dsprep.launch.pitfalls import PROFILE_CHECKS
 from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
 from dsprep.launch.rules import GENERAL_CHECKS, check_profile
-from dsprep.launch.scripts import node_scripts, render, role, verify_script
+from dsprep.launch.scripts import KitFiles, node_scripts, render, role, verify_script
 from dsprep.profiles import Profile, profile_for
 
 VERIFY_NAME = "verify.sh"
@@ -40,6 +48,11 @@ class Validation:
     profile: Profile | None = None
     plan: MemoryPlan | None = None
     findings: list[Finding] = field(default_factory=list)
+    weights: list[WeightFile] = field(default_factory=list)  # the manifest of --model-dir
+
+    @property
+    def times(self) -> StartupTimes:
+        return startup_times(self.plan, self.weights)
 
 
 def validate(path: Path, model_dir: Path | None = None) -> Validation:
@@ -64,6 +77,7 @@ def validate_loaded(loaded: Loaded, model_dir: Path | None = None) -> Validation
     for profile_check in PROFILE_CHECKS:
         outcome.findings.extend(profile_check(cluster, profile))
     outcome.plan = memory_plan(cluster, model_dir)
+    outcome.weights = manifest_weights(model_dir)
     outcome.findings.extend(plan_findings(outcome.plan, cluster))
     return outcome
 
@@ -103,6 +117,8 @@ def plan_markdown(outcome: Validation) -> str:
         mode=profile.launch.graph_modes[cluster.graph_mode],
         api_servers=head_api_servers(cluster, profile),
         advice=advice_lines(cluster, profile),
+        timeouts=outcome.times.lines(profile),
+        weights_listed=bool(outcome.weights),
     )
 
 
@@ -111,15 +127,25 @@ def advice_lines(cluster: Cluster, profile: Profile) -> list[str]:
     return [change.line() for change in advice(cluster, profile)]
 
 
-def rendered_files(outcome: Validation) -> dict[str, str]:
-    """``{relative path: text}`` of everything emit-launch writes, in write order."""
+def rendered_files(outcome: Validation) -> dict[str, str | bytes]:
+    """``{relative path: text or bytes}`` of everything emit-launch writes, in write order:
+    each node's scripts, its weights list (with a manifest) and the wheel of this dsprep."""
+    from dsprep import __version__
+    from dsprep.launch.wheel import wheel_bytes, wheel_name
+
     cluster, profile = outcome.cluster, outcome.profile
     assert cluster is not None and profile is not None
-    files: dict[str, str] = {}
+    times = outcome.times
+    kit = KitFiles(times, wheel_name(), __version__, bool(outcome.weights))
+    wheel = wheel_bytes()
+    files: dict[str, str | bytes] = {}
     for node in cluster.nodes:
-        for name, text in node_scripts(cluster, profile, node).items():
+        for name, text in node_scripts(cluster, profile, node, kit).items():
             files[f"{node.name}/{name}"] = text
-    files[VERIFY_NAME] = verify_script(cluster)
+        if outcome.weights:
+            files[f"{node.name}/{WEIGHTS_LIST}"] = weights_tsv(outcome.weights)
+        files[f"{node.name}/{kit.wheel}"] = wheel
+    files[VERIFY_NAME] = verify_script(cluster, times)
     files[PLAN_NAME] = plan_markdown(outcome)
     return files
 
