@@ -365,6 +365,8 @@ def test_shellcheck_and_bash_n_on_every_emitted_script(
     hostile = example_document()
     hostile["model"]["path"] = """/opt/it's "x" $HOME `id` $(reboot) !"""
     hostile["env"] = {"WEIRD": 'a\'b "c" $d `e`', "OMP_NUM_THREADS": 10}
+    hostile["image"]["file"] = "/srv/it's $x `id`.tar"
+    hostile["launch"] = {"log_dir": '/var/log/"ds" $HOME', "remote_dir": "opt/dsprep"}
     variants.append(hostile)
     v012 = example_document()
     v012["image"]["tag"] = "v0.12.0rc1"

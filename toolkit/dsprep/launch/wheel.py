@@ -58,8 +58,9 @@ def _metadata() -> tuple[str, str]:
         return "\n".join(lines) + "\n", ""
     fields = dist.metadata
     for key in ("Summary", "Requires-Python"):
-        if fields.get(key):
-            lines.append(f"{key}: {fields[key]}")
+        value = fields[key] if key in fields else None
+        if value:
+            lines.append(f"{key}: {value}")
     requires = sorted(r for r in fields.get_all("Requires-Dist") or [] if "extra ==" not in r)
     lines += [f"Requires-Dist: {r}" for r in requires]
     scripts = sorted((e.name, e.value) for e in dist.entry_points if e.group == "console_scripts")
