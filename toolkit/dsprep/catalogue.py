@@ -30,6 +30,7 @@ class Area(str, Enum):
     TEMPLATE = "template"  # template, render, dsprep-check-template
     LAUNCH = "launch"  # emit-launch, plan, dsprep-check-cluster
     DEMO = "demo"
+    OPS = "ops"  # up, down, status, logs
     ERRORS = "errors"  # any command: stopped before a result (exit 3)
 
 
@@ -38,6 +39,7 @@ AREA_TITLES = {
     Area.TEMPLATE: "chat template (`template`, `render`, `dsprep-check-template`)",
     Area.LAUNCH: "launch (`emit-launch`, `plan`, `dsprep-check-cluster`)",
     Area.DEMO: "demo",
+    Area.OPS: "operating a cluster (`up`, `down`, `status`, `logs`)",
     Area.ERRORS: "errors that stop a command (exit 3, one `Error:` line)",
 }
 
@@ -95,6 +97,7 @@ def _kind(
 
 
 W, T, L, D, E = Area.WEIGHTS, Area.TEMPLATE, Area.LAUNCH, Area.DEMO, Area.ERRORS
+OP = Area.OPS
 
 # --- weights: what the checkpoint is ----------------------------------------------------
 FP8_WEIGHTS = _kind(
@@ -787,6 +790,71 @@ TEMPLATE_RENDER = _kind(
     "the template failed to compile or to render this conversation (line given)",
     "fix the conversation or replace the template",
 )
+# --- operating a cluster: up, down, status, logs ---------------------------------------------
+SSH_UNREACHABLE = _kind(
+    "ssh-unreachable",
+    OP,
+    ERROR,
+    "ssh could not reach or log into a node (BatchMode: no password prompt is ever shown)",
+    "make `ssh -o BatchMode=yes HOST true` work: your ssh config and agent, or nodes[i].ssh"
+    " in the cluster file",
+)
+NODE_STEP_FAILED = _kind(
+    "node-step-failed",
+    OP,
+    ERROR,
+    "a script of the kit failed on a node; the message names the node, the step and the line"
+    " that failed, and nothing after that step ran",
+    "fix what the line says on that node, then run the command again (every script is safe"
+    " to re-run)",
+)
+TLS_DIFFERS_ACROSS_NODES = _kind(
+    "tls-differs-across-nodes",
+    OP,
+    ERROR,
+    "the NPU TLS switch (hccn_tool -i N -tls -g) is not the same on every node: HCCL cannot"
+    " connect (EI0006 socket timeout)",
+    "set it the same on every NPU of every node: hccn_tool -i N -tls -s enable 0",
+)
+VLLM_EXITED = _kind(
+    "vllm-exited",
+    OP,
+    ERROR,
+    "vLLM exited on a node before the head answered /health; the message gives its last log line",
+    "read the node's log (dsprep logs CLUSTER --node NODE), fix the cause, then dsprep up again",
+)
+HEALTH_TIMEOUT = _kind(
+    "health-timeout",
+    OP,
+    ERROR,
+    "the head did not answer /health within the wait PLAN.md states",
+    "read the logs (dsprep logs CLUSTER); raise the wait with --health-timeout if the load"
+    " is still running",
+)
+VERIFY_FAILED = _kind(
+    "verify-failed",
+    OP,
+    ERROR,
+    "verify.sh's requests failed against the running cluster (each FAIL line given)",
+    "see verify.sh's FAIL lines: the template, the parsers or the served name",
+)
+LEFT_RUNNING = _kind(
+    "left-running",
+    OP,
+    ERROR,
+    "dsprep up stopped (a failure or Ctrl-C) after starting something: what runs on which"
+    " node is listed",
+    "stop it with dsprep down CLUSTER, or fix the cause and run dsprep up again",
+)
+NODE_NOT_UP = _kind(
+    "node-not-up",
+    OP,
+    WARNING,
+    "dsprep status: a node's container, vLLM or /health is not up",
+    "dsprep logs CLUSTER --node NODE, then dsprep up CLUSTER",
+)
+
+
 USAGE = _kind(
     "usage",
     E,

@@ -58,7 +58,7 @@ def _metadata() -> tuple[str, str]:
         return "\n".join(lines) + "\n", ""
     fields = dist.metadata
     for key in ("Summary", "Requires-Python"):
-        value = fields[key] if key in fields else None
+        value = fields[key] if key in fields else None  # noqa: SIM401 (no .get on it)
         if value:
             lines.append(f"{key}: {value}")
     requires = sorted(r for r in fields.get_all("Requires-Dist") or [] if "extra ==" not in r)
