@@ -188,3 +188,34 @@ def test_an_unreachable_node_is_named(lab: Callable[..., Lab], tmp_path: Path) -
     (unreachable,) = [f for f in result.findings if f.code == "ssh-unreachable"]
     assert unreachable.message.startswith(f"node1 ({nodes.nodes[1].ip}): ssh failed (exit 255)")
     assert not [a for _, _, a in calls(nodes) if a[0] == "docker"]  # stopped at the copy
+
+
+def test_ctrl_c_says_what_was_left_running(lab: Callable[..., Lab], tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    nodes = lab(2, node0={"health_after_s": 600})
+    cluster = lab_cluster(nodes, tmp_path)
+    command = [sys.executable, "-m", "dsprep", "up", str(cluster), "--out", str(tmp_path / "l")]
+    process = subprocess.Popen(
+        [*command, "--ssh-config", str(nodes.ssh_config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len([a for _, _, a in calls(nodes) if a[0] == "vllm"]) < 2:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        time.sleep(1)  # now waiting for /health
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stdout + stderr
+    assert "dsprep up was interrupted (Ctrl-C): vLLM runs on node1, node0 [left-running]" in stdout
+    assert f"fix: dsprep down {cluster} stops it all" in stdout

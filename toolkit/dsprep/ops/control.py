@@ -90,10 +90,10 @@ def status(
         node = task.remote.node
         pairs = dict(line.split("=", 1) for line in outcome.lines if "=" in line)
         row = {"node": node.name, **{key: pairs.get(key, "?") for key in STATUS_KEYS}}
-        if outcome.code == SSH_FAILED or "container" not in pairs:
-            row["error"] = outcome.lines[-1] if outcome.lines else f"exit {outcome.code}"
+        if outcome.returncode == SSH_FAILED or "container" not in pairs:
+            row["error"] = outcome.lines[-1] if outcome.lines else f"exit {outcome.returncode}"
             findings.append(failure(task, outcome))
-        elif outcome.code != 0:
+        elif outcome.returncode != 0:
             down = [
                 k for k in ("container", "vllm", "health") if row[k] not in ("running", "ok", "-")
             ]

@@ -46,7 +46,7 @@ def failing_line(lines: list[str]) -> str:
 def failure(task: Task, outcome: Outcome) -> Finding:
     node = task.remote.node.name
     where = f"{node}:{task.remote.folder}/{task.step}"
-    if outcome.code == SSH_FAILED:
+    if outcome.returncode == SSH_FAILED:
         return C.SSH_UNREACHABLE(
             where,
             f"{node} ({task.remote.host}): ssh failed (exit {SSH_FAILED}):"
@@ -54,7 +54,7 @@ def failure(task: Task, outcome: Outcome) -> Finding:
         )
     return C.NODE_STEP_FAILED(
         where,
-        f"{node}: {task.step} failed (exit {outcome.code}): {failing_line(outcome.lines)}",
+        f"{node}: {task.step} failed (exit {outcome.returncode}): {failing_line(outcome.lines)}",
     )
 
 

@@ -66,12 +66,12 @@ class Remote:
 
 @dataclass(frozen=True)
 class Outcome:
-    code: int
+    returncode: int
     lines: list[str]
 
     @property
     def ok(self) -> bool:
-        return self.code == 0
+        return self.returncode == 0
 
 
 def run(
