@@ -790,6 +790,24 @@ TEMPLATE_RENDER = _kind(
     "the template failed to compile or to render this conversation (line given)",
     "fix the conversation or replace the template",
 )
+K8S_NODES_DIFFER = _kind(
+    "k8s-nodes-differ",
+    L,
+    ERROR,
+    "emit-launch --target k8s: the nodes differ in nic or NPU count, which one"
+    " LeaderWorkerSet pod template cannot express",
+    "give every node the same nic and npus, or use the docker target",
+)
+K8S_MODEL_VOLUME_MISSING = _kind(
+    "k8s-model-volume-missing",
+    L,
+    ERROR,
+    "emit-launch --target k8s: neither kubernetes.model_volume nor a container.mounts entry"
+    " says where the weights are",
+    "set kubernetes.model_volume: {host_path: DIR} or {pvc: CLAIM}",
+)
+
+
 # --- operating a cluster: up, down, status, logs ---------------------------------------------
 SSH_UNREACHABLE = _kind(
     "ssh-unreachable",

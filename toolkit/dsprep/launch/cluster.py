@@ -81,6 +81,7 @@ class Cluster:
     image_file: str | None = None  # image.file: a `docker save` archive on every node
     log_dir: str | None = None  # launch.log_dir (None: the node folder's logs/)
     remote_dir: str = "dsprep-launch"  # launch.remote_dir: where `dsprep up` copies the kit
+    kubernetes: dict[str, Any] = field(default_factory=dict)  # emit-launch --target k8s
 
     @property
     def image(self) -> str:
@@ -289,6 +290,7 @@ def build_cluster(document: dict[str, Any], source: str, profile: Profile | None
         image_file=image.get("file"),
         log_dir=document.get("launch", {}).get("log_dir"),
         remote_dir=document.get("launch", {}).get("remote_dir", "dsprep-launch"),
+        kubernetes=dict(document.get("kubernetes", {})),
     )
 
 

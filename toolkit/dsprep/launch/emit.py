@@ -150,6 +150,14 @@ def rendered_files(outcome: Validation) -> dict[str, str | bytes]:
     return files
 
 
+def k8s_files(outcome: Validation) -> dict[str, str | bytes]:
+    from dsprep.launch.k8s import MANIFEST_NAME as LWS_FILE
+    from dsprep.launch.k8s import manifest_text
+
+    assert outcome.cluster is not None and outcome.profile is not None
+    return {LWS_FILE: manifest_text(outcome.cluster, outcome.profile, outcome.times)}
+
+
 def reserved_names() -> tuple[str, ...]:
     """The top-level names of --out that are not node folders (the schema refuses them as
     node names)."""
@@ -190,14 +198,21 @@ class PlanSummary(JsonPayload):
     lines: list[str] = field(default_factory=list)
 
 
-def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result[EmitSummary]:
+def emit_launch(
+    path: Path, out_dir: Path, model_dir: Path | None = None, target: str = "docker"
+) -> Result[EmitSummary]:
     """Validate ``path``; when no error is found, replace ``out_dir`` with the scripts (see
-    :mod:`dsprep.launch.outdir`: all or nothing, the user's edits kept and reported)."""
+    :mod:`dsprep.launch.outdir`: all or nothing, the user's edits kept and reported).
+    ``target="k8s"``: the LeaderWorkerSet and Service (:mod:`dsprep.launch.k8s`) instead."""
     outcome = validate(path, model_dir)
     findings = list(outcome.findings)
+    if target == "k8s" and outcome.cluster is not None and outcome.profile is not None:
+        from dsprep.launch.k8s import k8s_findings
+
+        findings += k8s_findings(outcome.cluster)
     if not Result("emit-launch", NoPayload(), findings).ok or outcome.cluster is None:
         return Result("emit-launch", EmitSummary(str(out_dir), []), findings)
-    files = rendered_files(outcome)
+    files = rendered_files(outcome) if target == "docker" else k8s_files(outcome)
     published = publish(Path(out_dir), files)
     for kept in published.kept:
         findings.append(_kept_finding(Path(out_dir), kept))
