@@ -255,7 +255,8 @@ def test_preflight_tls_busy_npus_hccn_conf_and_driver(
         "FAIL NPU 2 is in use by process(es) 4242",
         "FAIL NPU 5 has 40000 of 65536 MB HBM in use with no process listed",
         "FAIL NPU TLS switch differs or is unknown: NPU0=0 NPU1=0 NPU2=0 NPU3=1 NPU4=0 NPU5=0"
-        " NPU6=0 NPU7=0 (HCCL then cannot connect: EI0006 socket timeout)",
+        " NPU6=0 NPU7=0 (HCCL then cannot connect: EI0006 socket timeout, or EI0016 on"
+        " Ascend HDK 25.2.0 and later)",
     ]
     assert "STATE tls=" not in done.stdout
     assert "hccn_tool -tls -s enable 0" not in done.stdout  # the fix loops over the NPUs

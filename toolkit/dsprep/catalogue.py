@@ -831,7 +831,7 @@ TLS_DIFFERS_ACROSS_NODES = _kind(
     OP,
     ERROR,
     "the NPU TLS switch (hccn_tool -i N -tls -g) is not the same on every node: HCCL cannot"
-    " connect (EI0006 socket timeout)",
+    " connect (EI0006 socket timeout; EI0016 on Ascend HDK 25.2.0 and later)",
     "set it the same on every NPU of every node: hccn_tool -i N -tls -s enable 0",
 )
 VLLM_EXITED = _kind(
