@@ -53,7 +53,7 @@ def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> No
     assert "agrees with features.thinking_default" in steps["emit-launch"]["summary"]
     launch = Path(steps["emit-launch"]["data"]["out"])
     assert sorted(p.name for p in launch.iterdir() if p.is_dir()) == ["node0", "node1"]
-    assert (launch / "node1" / "serve.sh").read_text().count("--headless") == 1
+    assert (launch / "node1" / "vllm.sh").read_text().count("--headless") == 1
     # the manual's cluster, carried to the newest bundled release: a copy rewritten (the
     # manual's file untouched), its scripts emitted, every change listed
     from dsprep.profiles import newest_profile
@@ -69,7 +69,7 @@ def test_demo_runs_every_step_and_exits_zero(run_cli: Run, tmp_path: Path) -> No
     ).read_text()
     changes = {(c["scope"], c["key"]) for c in migrated["changes"]}
     assert {("file", "image.tag"), ("file", "graph.mode"), ("file", "scheduler.ascend")} <= changes
-    serve = (Path(migrated["out"]) / "node0" / "serve.sh").read_text()
+    serve = (Path(migrated["out"]) / "node0" / "vllm.sh").read_text()
     assert "--compilation-config" in serve and "torchair_graph_config" not in serve
     assert any("graph.mode: torchair → " in line for line in steps["migrate-launch"]["details"])
     # the client's cache and credentials stayed inside DIR, not in HOME

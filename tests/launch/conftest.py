@@ -69,7 +69,13 @@ class FakeTools:
         log.write_text("", encoding="utf-8")
         scenario_path = self.folder / "scenario.json"
         scenario_path.write_text(json.dumps(scenario or {}), encoding="utf-8")
+        hccn_conf = self.folder / "hccn.conf"
+        hccn_conf.write_text("address_0=10.20.0.10\n", encoding="utf-8")
+        version_info = self.folder / "version.info"
+        version_info.write_text("Version=24.1.rc2\n", encoding="utf-8")
         environment = {
+            "HCCN_CONF": str(hccn_conf),
+            "ASCEND_DRIVER_VERSION_INFO": str(version_info),
             "PATH": f"{self.folder}:/usr/bin:/bin",
             "HOME": str(self.folder),
             "LANG": "C.UTF-8",

@@ -186,6 +186,7 @@ def test_schema_defaults_are_the_defaults_dsprep_fills_in(tmp_path: Path) -> Non
     filled = {
         "image.repository": cluster.image_repository,
         "container.name": cluster.container_name,
+        "launch.remote_dir": cluster.remote_dir,
         "container.shm_size": cluster.shm_size,
         "model.seed": cluster.seed,
         "device": cluster.device,

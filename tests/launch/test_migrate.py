@@ -188,8 +188,8 @@ def test_cli_lists_then_migrates_and_emits(seed: Path, run_cli: Run, tmp_path: P
     done = run_cli("emit-launch", str(seed), "--image", tag, "--migrate", "--out", str(out))
     assert done.exit_code == 0, done.stdout
     assert f"rewrote {seed} (the original is kept as {seed}.dsprep-orig)" in done.stdout
-    assert "wrote 10 files to" in done.stdout
-    assert "FULL_DECODE_ONLY" in (out / "node0" / "serve.sh").read_text()
+    assert "wrote 18 files to" in done.stdout
+    assert "FULL_DECODE_ONLY" in (out / "node0" / "vllm.sh").read_text()
     again = run_cli("emit-launch", str(seed), "--image", tag, "--format", "json")
     document = again.json()
     assert document["status"] == "ok"

@@ -249,5 +249,5 @@ def test_the_graph_mode_summary_and_head_api_servers_are_in_plan_md(
     plan = (tmp_path / "out" / "PLAN.md").read_text(encoding="utf-8")
     assert "API servers on the head: 4 (vLLM 0.18.0 starts one per DP rank by default)" in plan
     assert "Graph mode: aclgraph (aclgraph: --compilation-config cudagraph_mode" in plan
-    serve = (tmp_path / "out" / "node1" / "serve.sh").read_text(encoding="utf-8")
+    serve = (tmp_path / "out" / "node1" / "vllm.sh").read_text(encoding="utf-8")
     assert '"method":"mtp"' in serve and '"num_speculative_tokens":3' in serve

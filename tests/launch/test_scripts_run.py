@@ -28,8 +28,15 @@ HEALTHY = {
 }
 
 
-def seed_with_npu_ips(api: int, rpc: int) -> dict[str, Any]:
+WEIGHTS_MOUNT = "/opt/data/weights"  # the test maps it to a folder of its own
+
+
+def seed_with_npu_ips(api: int, rpc: int, weights: Path | None = None) -> dict[str, Any]:
     document = example_document()
+    if weights is not None:
+        (weights / "Deepseek" / "DeepSeek-V3.1-w8a8").mkdir(parents=True, exist_ok=True)
+        mounts = document["container"]["mounts"]
+        document["container"]["mounts"] = [*mounts, f"{weights}:{WEIGHTS_MOUNT}"]
     for node in document["nodes"]:
         node["npu_ips"] = NPU_IPS[node["name"]]
     document["ports"] = {"api": api, "dp_rpc": rpc}
@@ -43,8 +50,8 @@ def scenario_for(node: str, ip: str, **changes: Any) -> dict[str, Any]:
 def preflight_calls(node: str, peer: str, *, head: bool, dsprep: bool = True) -> list[list[str]]:
     calls = [["ip", "-o", "-4", "addr", "show", "dev", "enp67s0f0np0"], ["npu-smi", "info"]]
     for i in range(8):
-        calls += [["hccn_tool", "-i", str(i), "-link", "-g"]]
-        calls += [["hccn_tool", "-i", str(i), "-net_health", "-g"]]
+        for what in ("-link", "-net_health", "-netdetect", "-gateway", "-tls"):
+            calls += [["hccn_tool", "-i", str(i), what, "-g"]]
     calls += [["hccn_tool", "-i", str(i), "-ip", "-g"] for i in range(8)]
     calls += [
         ["hccn_tool", "-i", str(i), "-ping", "-g", "address", NPU_IPS[peer][i]] for i in range(8)
@@ -52,7 +59,6 @@ def preflight_calls(node: str, peer: str, *, head: bool, dsprep: bool = True) ->
     if not head:
         calls.append(["ping", "-c", "1", "-W", "2", "71.10.29.114"])
     calls.append(["docker", "container", "inspect", "--format", "{{.State.Running}}", NAME])
-    calls.append(["docker", "exec", NAME, "test", "-f", f"{MODEL}/config.json"])
     calls.append(["docker", "exec", NAME, "sh", "-c", "command -v dsprep >/dev/null 2>&1"])
     if dsprep:
         calls.append(["docker", "exec", NAME, "dsprep", "check", MODEL])
@@ -60,11 +66,11 @@ def preflight_calls(node: str, peer: str, *, head: bool, dsprep: bool = True) ->
 
 
 @pytest.fixture
-def seed_out(emit: Callable[..., tuple[Path, CliOutcome]]) -> tuple[Path, int, int]:
+def seed_out(emit: Callable[..., tuple[Path, CliOutcome]], tmp_path: Path) -> tuple[Path, int, int]:
     api, rpc = free_port(), free_port()
     while rpc == api:
         rpc = free_port()
-    out, outcome = emit(seed_with_npu_ips(api, rpc))
+    out, outcome = emit(seed_with_npu_ips(api, rpc, tmp_path / "weights"))
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     return out, api, rpc
 
@@ -80,9 +86,9 @@ def test_preflight_all_pass(seed_out: tuple[Path, int, int], fake_tools: FakeToo
     assert f"PASS port {api} (ports.api) is free" in run.stdout
     assert f"PASS port {rpc} (ports.dp_rpc) is free" in run.stdout
     assert "PASS NPU 7 reaches node1 NPU ip 10.20.1.17" in run.stdout
-    assert run.stdout.rstrip().endswith(
-        f"next: docker exec -it {NAME} bash /dsprep-launch/serve.sh"
-    )
+    assert "PASS NPU TLS switch is 0 on all 8 NPUs\nSTATE tls=0\n" in run.stdout
+    assert "SKIP weight sizes in " in run.stdout  # no --model-dir: no manifest
+    assert run.stdout.rstrip().endswith(f"next: bash {(out / 'node0').resolve()}/serve.sh")
     run = fake_tools.run(
         out / "node1" / "preflight.sh", scenario=scenario_for("node1", "71.10.29.116")
     )
@@ -101,9 +107,12 @@ def busy_port() -> Iterator[int]:
 
 
 def test_preflight_failures_say_the_fix(
-    emit: Callable[..., tuple[Path, CliOutcome]], fake_tools: FakeTools, busy_port: int
+    emit: Callable[..., tuple[Path, CliOutcome]],
+    fake_tools: FakeTools,
+    busy_port: int,
+    tmp_path: Path,
 ) -> None:
-    out, outcome = emit(seed_with_npu_ips(busy_port, free_port()))
+    out, outcome = emit(seed_with_npu_ips(busy_port, free_port(), tmp_path / "weights"))
     assert outcome.exit_code == 0
     scenario = scenario_for(
         "node0",
@@ -119,13 +128,17 @@ def test_preflight_failures_say_the_fix(
     assert fails == [
         "FAIL nic enp67s0f0np0 does not hold 71.10.29.114",
         f"FAIL port {busy_port} (ports.api) is already in use",
-        "FAIL npu-smi does not show NPU 7 with Health OK",
+        "FAIL npu-smi does not show NPU 7 with Health OK (Warning)",
         "FAIL NPU 3 link is not UP: link status: DOWN",
         "FAIL NPU 5 cannot reach node1 NPU ip 10.20.1.15",
     ]
     assert "fix: set nodes[0].ip or nodes[0].nic in" in run.stdout
     assert f"ss -ltnp 'sport = :{busy_port}'" in run.stdout
-    assert "SKIP dsprep check (dsprep is not installed in the container)" in run.stdout
+    wheel = "dsprep-0.1.0-py3-none-any.whl"
+    installed = f"PASS dsprep 0.1.0 installed in the container from {(out / 'node0').resolve()}"
+    assert f"{installed}/{wheel} (offline)" in run.stdout
+    pip = ["python3", "-m", "pip", "install", "--no-index", "--find-links", "/dsprep-launch"]
+    assert ["docker", "exec", NAME, *pip, "dsprep==0.1.0"] in run.argvs
     assert run.stdout.rstrip().endswith("preflight: 5 check(s) failed on node node0")
 
 
@@ -156,8 +169,9 @@ def test_container_sh_runs_the_seed_docker_run(
     out, _, _ = seed_out
     run = fake_tools.run(out / "node1" / "container.sh", scenario={"container": None})
     assert run.returncode == 0, run.stderr
-    inspect, docker_run = run.argvs
-    assert inspect == ["docker", "container", "inspect", "--format", "{{.State.Status}}", NAME]
+    image, inspect, docker_run = run.argvs
+    assert image == ["docker", "image", "inspect", "quay.io/ascend/vllm-ascend:v0.11.0rc0"]
+    assert inspect == ["docker", "container", "inspect", "--format", "{{.Config.Image}}", NAME]
     devices = [f"/dev/davinci{i}" for i in range(8)]
     devices += ["/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"]
     mounts = [
@@ -170,7 +184,9 @@ def test_container_sh_runs_the_seed_docker_run(
         "/usr/share/zoneinfo/Asia/Shanghai:/etc/localtime",
         "/home:/home",
         "/opt:/opt",
+        f"{out.parent / 'weights'}:{WEIGHTS_MOUNT}",
         f"{(out / 'node1').resolve()}:/dsprep-launch:ro",
+        f"{(out / 'node1').resolve()}/logs:/dsprep-logs",
     ]
     expected = ["docker", "run", "--privileged", "--name", NAME, "--net=host"]
     for device in devices:
@@ -180,18 +196,6 @@ def test_container_sh_runs_the_seed_docker_run(
         expected += ["-v", mount]
     expected += ["-itd", "quay.io/ascend/vllm-ascend:v0.11.0rc0", "bash"]
     assert docker_run == expected
-
-
-@pytest.mark.parametrize(("state", "code"), [("running", 0), ("exited", 1)])
-def test_container_sh_with_an_existing_container_says_so(
-    seed_out: tuple[Path, int, int], fake_tools: FakeTools, state: str, code: int
-) -> None:
-    out, _, _ = seed_out
-    run = fake_tools.run(out / "node0" / "container.sh", scenario={"container": state})
-    assert run.returncode == code
-    assert run.argvs == [["docker", "container", "inspect", "--format", "{{.State.Status}}", NAME]]
-    assert f"container {NAME} already exists on this node (state: {state})" in run.stderr
-    assert f"docker rm -f {NAME}" in run.stderr
 
 
 def curl_request(base: str, path: str, body: str) -> list[str]:
@@ -282,13 +286,14 @@ def test_hostile_model_path_is_one_argv_element(
     document["model"]["path"] = hostile
     out, outcome = emit(document)
     assert outcome.exit_code == 0, outcome.stdout
-    run = fake_tools.run(out / "node1" / "serve.sh")
+    (out / "node1" / "logs").mkdir()
+    logs = str(out / "node1" / "logs")
+    run = fake_tools.run(out / "node1" / "vllm.sh", DSPREP_LOG_DIR=logs)
     assert run.returncode == 0, run.stderr
     assert run.argvs[0][:3] == ["vllm", "serve", hostile]
     run = fake_tools.run(
         out / "node0" / "preflight.sh", scenario=scenario_for("node0", "71.10.29.114")
     )
-    assert ["docker", "exec", NAME, "test", "-f", f"{hostile}/config.json"] in run.argvs
     assert ["docker", "exec", NAME, "dsprep", "check", hostile] in run.argvs
 
 
@@ -306,7 +311,8 @@ def test_four_nodes_get_their_start_ranks(
     assert names == [".dsprep-emit.json", "PLAN.md", "n0", "n1", "n2", "n3", "verify.sh"]
     ranks = []
     for i in range(4):
-        run = fake_tools.run(out / f"n{i}" / "serve.sh")
+        (out / f"n{i}" / "logs").mkdir()
+        run = fake_tools.run(out / f"n{i}" / "vllm.sh", DSPREP_LOG_DIR=str(out / f"n{i}" / "logs"))
         argv = run.argvs[0]
         assert argv[argv.index("--data-parallel-address") + 1] == "10.1.0.1"
         assert argv[argv.index("--data-parallel-size") + 1] == "8"
@@ -359,6 +365,8 @@ def test_shellcheck_and_bash_n_on_every_emitted_script(
     hostile = example_document()
     hostile["model"]["path"] = """/opt/it's "x" $HOME `id` $(reboot) !"""
     hostile["env"] = {"WEIRD": 'a\'b "c" $d `e`', "OMP_NUM_THREADS": 10}
+    hostile["image"]["file"] = "/srv/it's $x `id`.tar"
+    hostile["launch"] = {"log_dir": '/var/log/"ds" $HOME', "remote_dir": "opt/dsprep"}
     variants.append(hostile)
     v012 = example_document()
     v012["image"]["tag"] = "v0.12.0rc1"
@@ -380,7 +388,7 @@ def test_shellcheck_and_bash_n_on_every_emitted_script(
         assert outcome.exit_code == 0, outcome.stdout
         outs.append(folder / "out")
     scripts = all_emitted_scripts(tmp_path, outs)
-    assert len(scripts) == 4 * (2 + 2 + 2 + 3) + 4  # per-node scripts + verify.sh each
+    assert len(scripts) == 7 * (2 + 2 + 2 + 3) + 4  # per-node scripts + verify.sh each
     shellcheck = Path(__import__("sys").executable).parent / "shellcheck"
     done = subprocess.run(
         [str(shellcheck), "--severity=style", *map(str, scripts)],

@@ -114,7 +114,7 @@ def flags(argv: list[str]) -> dict[str, Any]:
 
 
 def serve_argv_from_script(script: Path) -> list[str]:
-    """The argv of the `exec vllm serve …` line of serve.sh, parsed with shlex."""
+    """The argv of the `exec vllm serve …` line of vllm.sh, parsed with shlex."""
     text = script.read_text(encoding="utf-8").replace("\\\n", " ")
     (line,) = [ln for ln in text.splitlines() if ln.startswith("exec vllm serve")]
     return shlex.split(line)[1:]
@@ -137,7 +137,7 @@ def test_seed_argv_flag_for_flag(emit: Callable[..., tuple[Path, Any]]) -> None:
     out, outcome = emit(example_document())
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     for node, seed in (("node0", SEED_NODE0), ("node1", SEED_NODE1)):
-        ours = serve_argv_from_script(out / node / "serve.sh")
+        ours = serve_argv_from_script(out / node / "vllm.sh")
         expected = flags(seed)
         for flag, (value, _reason) in DELIBERATE_ARGV.items():
             expected[flag] = value
@@ -158,11 +158,16 @@ def test_seed_env_exports(emit: Callable[..., tuple[Path, Any]]) -> None:
 def test_serve_sh_execs_that_argv_with_that_env(
     emit: Callable[..., tuple[Path, Any]], fake_tools: FakeTools
 ) -> None:
-    # Running serve.sh under real bash with a fake vllm: the argv vllm receives is the seed's.
+    # Running vllm.sh (what serve.sh starts in the container) under real bash with a fake
+    # vllm: the argv vllm receives is the seed's.
     out, _ = emit(example_document())
     names = sorted({*SEED_ENV_COMMON, "HCCL_IF_IP", *DELIBERATE_ENV})
     for node, seed in (("node0", SEED_NODE0), ("node1", SEED_NODE1)):
-        run = fake_tools.run(out / node / "serve.sh", scenario={"env_names": names})
+        logs = out / node / "logs"
+        logs.mkdir()
+        run = fake_tools.run(
+            out / node / "vllm.sh", scenario={"env_names": names}, DSPREP_LOG_DIR=str(logs)
+        )
         assert run.returncode == 0, run.stderr
         (record,) = run.records
         assert flags(record["argv"]) == flags(seed)
@@ -175,5 +180,5 @@ def test_serve_sh_execs_that_argv_with_that_env(
 def test_additional_config_bytes_match_the_seed(emit: Callable[..., tuple[Path, Any]]) -> None:
     # Beyond parsed-JSON equality, the manual's compact spelling is kept byte for byte.
     out, _ = emit(example_document())
-    ours = serve_argv_from_script(out / "node0" / "serve.sh")
+    ours = serve_argv_from_script(out / "node0" / "vllm.sh")
     assert ours[ours.index("--additional-config") + 1] == SEED_NODE0[-1]

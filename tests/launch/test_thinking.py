@@ -85,7 +85,7 @@ def test_thinking_on_by_default_reaches_the_parser_only_through_the_defaults_fla
     out = tmp_path / "launch"
     result = emit_launch(new, out)
     assert result.ok, [f.message for f in result.findings]
-    serve = (out / "node0" / "serve.sh").read_text(encoding="utf-8")
+    serve = (out / "node0" / "vllm.sh").read_text(encoding="utf-8")
     assert shlex.join(["--default-chat-template-kwargs", '{"thinking":true}']) in serve
     plan = (out / "PLAN.md").read_text(encoding="utf-8")
     assert '`"chat_template_kwargs": {"thinking": true}`' in plan
@@ -99,7 +99,7 @@ def test_thinking_on_without_a_parser_is_an_error_and_off_needs_no_flag(tmp_path
     off = write_cluster(tmp_path, document_for("v0.23.0", thinking_default=False), "off.yaml")
     out = tmp_path / "launch"
     assert emit_launch(off, out).ok
-    assert "--default-chat-template-kwargs" not in (out / "node0" / "serve.sh").read_text("utf-8")
+    assert "--default-chat-template-kwargs" not in (out / "node0" / "vllm.sh").read_text("utf-8")
     assert "Nothing sent: thinking off (the chat template's own default" in (
         out / "PLAN.md"
     ).read_text("utf-8")

@@ -503,6 +503,41 @@ def check_env(p: Profile, facts: ReleaseFacts, c: Context) -> list[Difference]:
     return []
 
 
+def check_timeouts(p: Profile, facts: ReleaseFacts, c: Context) -> list[Difference]:
+    """``engine_ready_env`` is read by the release (and its default is
+    ``engine_ready_default_s``); null means the release reads no such variable and its engine
+    client polls a literal ``engine_ready_default_s × 1000`` ms."""
+    timeouts = p.launch.timeouts
+    client = facts.vllm.root / "vllm" / "v1" / "engine" / "core_client.py"
+    text = client.read_text(encoding="utf-8") if client.is_file() else ""
+    envs = facts.vllm.root / "vllm" / "envs.py"
+    if timeouts.engine_ready_env is None:
+        literal = f"poll(timeout={timeouts.engine_ready_default_s * 1000:_})"
+        read = facts.env_read("VLLM_ENGINE_READY_TIMEOUT_S")
+        if literal in text and read is None:
+            return []
+        return [
+            Difference(
+                p.name,
+                "launch.timeouts.engine_ready_env",
+                read=f"{facts.vllm} vllm/v1/engine/core_client.py",
+                note=f"null, but {literal} is not there or the variable is read at {read}",
+            )
+        ]
+    name = timeouts.engine_ready_env
+    default = f'os.environ.get("{name}", "{timeouts.engine_ready_default_s}")'
+    if facts.env_read(name) is not None and default in envs.read_text(encoding="utf-8"):
+        return []
+    return [
+        Difference(
+            p.name,
+            "launch.timeouts",
+            read=f"{facts.vllm} vllm/envs.py",
+            note=f"{name} with default {timeouts.engine_ready_default_s} is not read there",
+        )
+    ]
+
+
 def _judged(path: str, facts: ReleaseFacts) -> bool:
     """Whether :func:`_path_problem` can tell if the release reads ``path``."""
     root, _, rest = path.partition(".")
@@ -701,6 +736,7 @@ CHECKS: dict[str, Check] = {
     "launch.mtp": check_mtp,
     "launch.headless": check_headless,
     "launch.env": check_env,
+    "launch.timeouts": check_timeouts,
     "launch.moved": check_moved,
     "vllm serve options dsprep emits": check_emitted_flags,
     "weights.quant_types": check_quant_types,

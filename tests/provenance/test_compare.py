@@ -249,6 +249,17 @@ MUTATIONS = [
         lambda p: f"profile: {p.launch.headless.max_api_server_count + 5}",
     ),
     Mutation(
+        "an engine-ready timeout variable the release lacks",
+        "launch.timeouts",
+        lambda p: _launch(
+            p,
+            timeouts=msgspec.structs.replace(
+                p.launch.timeouts, engine_ready_env="VLLM_NO_SUCH_TIMEOUT_S"
+            ),
+        ),
+        lambda p: "VLLM_NO_SUCH_TIMEOUT_S",
+    ),
+    Mutation(
         "an exported VLLM_ variable nothing reads",
         "launch.env",
         lambda p: _launch(
@@ -371,6 +382,18 @@ def facts_from(profile: Profile, root: Path) -> ReleaseFacts:
     (vllm.root / "vllm").mkdir(parents=True, exist_ok=True)
     table = dict.fromkeys(envs, 0)
     (vllm.root / "vllm" / "envs.py").write_text(f"environment_variables = {table!r}\n")
+    engine = vllm.root / "vllm" / "v1" / "engine"
+    engine.mkdir(parents=True)
+    timeouts = launch.timeouts
+    wait_ms = timeouts.engine_ready_default_s * 1000
+    (engine / "core_client.py").write_text(f"socket.poll(timeout={wait_ms:_})\n")
+    if timeouts.engine_ready_env:
+        name, default = timeouts.engine_ready_env, timeouts.engine_ready_default_s
+        table[name] = 0
+        (vllm.root / "vllm" / "envs.py").write_text(
+            f"environment_variables = {table!r}\n"
+            f'{name} = int(os.environ.get("{name}", "{default}"))\n'
+        )
     ascend.root.mkdir(parents=True, exist_ok=True)
     (ascend.root / "PKG-INFO").write_text("Name: vllm_ascend\n")
     emitted, _ = emitted_options()

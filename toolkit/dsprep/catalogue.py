@@ -31,6 +31,7 @@ class Area(str, Enum):
     LAUNCH = "launch"  # emit-launch, plan, dsprep-check-cluster
     DEMO = "demo"
     DIAGNOSE = "diagnose"  # diagnose: failures read from the logs of a failed start
+    OPS = "ops"  # up, down, status, logs
     ERRORS = "errors"  # any command: stopped before a result (exit 3)
 
 
@@ -40,6 +41,7 @@ AREA_TITLES = {
     Area.LAUNCH: "launch (`emit-launch`, `plan`, `dsprep-check-cluster`)",
     Area.DEMO: "demo",
     Area.DIAGNOSE: "logs of a failed start (`diagnose`)",
+    Area.OPS: "operating a cluster (`up`, `down`, `status`, `logs`)",
     Area.ERRORS: "errors that stop a command (exit 3, one `Error:` line)",
 }
 
@@ -98,6 +100,7 @@ def _kind(
 
 W, T, L, D, E = Area.WEIGHTS, Area.TEMPLATE, Area.LAUNCH, Area.DEMO, Area.ERRORS
 G = Area.DIAGNOSE
+OP = Area.OPS
 
 # --- weights: what the checkpoint is ----------------------------------------------------
 FP8_WEIGHTS = _kind(
@@ -943,6 +946,89 @@ TEMPLATE_RENDER = _kind(
     "the template failed to compile or to render this conversation (line given)",
     "fix the conversation or replace the template",
 )
+K8S_NODES_DIFFER = _kind(
+    "k8s-nodes-differ",
+    L,
+    ERROR,
+    "emit-launch --target k8s: the nodes differ in nic or NPU count, which one"
+    " LeaderWorkerSet pod template cannot express",
+    "give every node the same nic and npus, or use the docker target",
+)
+K8S_MODEL_VOLUME_MISSING = _kind(
+    "k8s-model-volume-missing",
+    L,
+    ERROR,
+    "emit-launch --target k8s: neither kubernetes.model_volume nor a container.mounts entry"
+    " says where the weights are",
+    "set kubernetes.model_volume: {host_path: DIR} or {pvc: CLAIM}",
+)
+
+
+# --- operating a cluster: up, down, status, logs ---------------------------------------------
+SSH_UNREACHABLE = _kind(
+    "ssh-unreachable",
+    OP,
+    ERROR,
+    "ssh could not reach or log into a node (BatchMode: no password prompt is ever shown)",
+    "make `ssh -o BatchMode=yes HOST true` work: your ssh config and agent, or nodes[i].ssh"
+    " in the cluster file",
+)
+NODE_STEP_FAILED = _kind(
+    "node-step-failed",
+    OP,
+    ERROR,
+    "a script of the kit failed on a node; the message names the node, the step and the line"
+    " that failed, and nothing after that step ran",
+    "fix what the line says on that node, then run the command again (every script is safe"
+    " to re-run)",
+)
+TLS_DIFFERS_ACROSS_NODES = _kind(
+    "tls-differs-across-nodes",
+    OP,
+    ERROR,
+    "the NPU TLS switch (hccn_tool -i N -tls -g) is not the same on every node: HCCL cannot"
+    " connect (EI0006 socket timeout; EI0016 on Ascend HDK 25.2.0 and later)",
+    "set it the same on every NPU of every node: hccn_tool -i N -tls -s enable 0",
+)
+VLLM_EXITED = _kind(
+    "vllm-exited",
+    OP,
+    ERROR,
+    "vLLM exited on a node before the head answered /health; the message gives its last log line",
+    "read the node's log (dsprep logs CLUSTER --node NODE), fix the cause, then dsprep up again",
+)
+HEALTH_TIMEOUT = _kind(
+    "health-timeout",
+    OP,
+    ERROR,
+    "the head did not answer /health within the wait PLAN.md states",
+    "read the logs (dsprep logs CLUSTER); raise the wait with --health-timeout if the load"
+    " is still running",
+)
+VERIFY_FAILED = _kind(
+    "verify-failed",
+    OP,
+    ERROR,
+    "verify.sh's requests failed against the running cluster (each FAIL line given)",
+    "see verify.sh's FAIL lines: the template, the parsers or the served name",
+)
+LEFT_RUNNING = _kind(
+    "left-running",
+    OP,
+    ERROR,
+    "dsprep up stopped (a failure or Ctrl-C) after starting something: what runs on which"
+    " node is listed",
+    "stop it with dsprep down CLUSTER, or fix the cause and run dsprep up again",
+)
+NODE_NOT_UP = _kind(
+    "node-not-up",
+    OP,
+    WARNING,
+    "dsprep status: a node's container, vLLM or /health is not up",
+    "dsprep logs CLUSTER --node NODE, then dsprep up CLUSTER",
+)
+
+
 USAGE = _kind(
     "usage",
     E,

@@ -199,6 +199,18 @@ class Example(_Data, frozen=True, kw_only=True):
     departs: list[str] = []
 
 
+class Timeouts(_Data, frozen=True, kw_only=True):
+    """How long the release waits at start-up. ``engine_ready_env``: the variable that sets
+    how long the API server waits for every engine's first message (null: the wait is fixed
+    in the code); ``engine_ready_default_s``: that wait without the variable;
+    ``hccl_connect_s``: the ``HCCL_CONNECT_TIMEOUT`` the release's multi-node DeepSeek-V3.1
+    guide exports (null: it exports none, HCCL's own default applies)."""
+
+    engine_ready_env: str | None
+    engine_ready_default_s: int
+    hccl_connect_s: int | None = None
+
+
 class Launch(_Section, frozen=True, kw_only=True):
     vllm: str
     graph_modes: dict[str, GraphMode]
@@ -216,6 +228,7 @@ class Launch(_Section, frozen=True, kw_only=True):
     defaults: dict[str, Default]
     layout: Layout
     example: Example
+    timeouts: Timeouts
 
 
 # --- weights --------------------------------------------------------------------------------

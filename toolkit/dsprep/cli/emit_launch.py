@@ -92,8 +92,12 @@ def emit_summary(summary: EmitSummary) -> list[str]:
             )
         else:
             verdict = "DOES NOT FIT (vLLM stops at start)"
-        lines.append(f"memory per NPU: {verdict} (details in {summary.out}/PLAN.md)")
-    lines.append(f"next: follow the run order in {summary.out}/PLAN.md")
+        details = f" (details in {summary.out}/PLAN.md)" if "PLAN.md" in summary.written else ""
+        lines.append(f"memory per NPU: {verdict}{details}")
+    if "PLAN.md" in summary.written:
+        lines.append(f"next: follow the run order in {summary.out}/PLAN.md")
+    else:
+        lines.append(f"next: kubectl apply -f {summary.out}/lws.yaml (see the README)")
     return lines
 
 
@@ -103,6 +107,7 @@ def emit_summary(summary: EmitSummary) -> list[str]:
     epilog=(
         "Example: dsprep emit-launch --init cluster.yaml && "
         "dsprep emit-launch cluster.yaml --out launch/; "
+        "dsprep emit-launch cluster.yaml --target k8s --out k8s/; "
         "dsprep emit-launch cluster.yaml --image v0.23.0 --migrate"
     ),
 )
@@ -140,6 +145,13 @@ def emit_summary(summary: EmitSummary) -> list[str]:
     type=click.Path(path_type=Path, file_okay=False, exists=True, readable=False),
     help="Local copy of the model (config.json, shards) for exact weight bytes in PLAN.md.",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["docker", "k8s"]),
+    default="docker",
+    show_default=True,
+    help="docker: the node scripts; k8s: a LeaderWorkerSet and a Service (OUT/lws.yaml).",
+)
 @format_option
 @click.pass_context
 def emit_launch(
@@ -150,15 +162,20 @@ def emit_launch(
     tag: str | None,
     migrate: bool,
     model_dir: Path | None,
+    target: str,
     fmt: str,
 ) -> ExitCode:
     """Validate CLUSTER and write ready-to-run scripts for every node.
 
-    Per node: env.sh, container.sh, preflight.sh, serve.sh; plus verify.sh and PLAN.md
+    Per node: env.sh, container.sh, preflight.sh, serve.sh, vllm.sh, stop.sh, status.sh
+    and the wheel of this dsprep; plus verify.sh and PLAN.md
     (topology, run order, exact commands, findings, memory fit). Nothing is written when
     the cluster file has an error; every error names its key path and the fix. --out is
     replaced as a whole (the previous output moves to OUT.dsprep-prev); a file you edited
     since the last run is kept as FILE.dsprep-user and reported.
+
+    With --target k8s, OUT/lws.yaml holds a LeaderWorkerSet (one group, a pod per node) and
+    its Service instead, the pods running the same vllm serve argv.
 
     With --image TAG, CLUSTER is judged for that release: the changes it needs (graph mode
     and sizes, MTP method, env variables that became --additional-config keys, removed or
@@ -168,9 +185,9 @@ def emit_launch(
     from dsprep.launch.emit import write_example
 
     if init:
-        target = cluster or DEFAULT_INIT
+        example = cluster or DEFAULT_INIT
         return run_command(
-            ctx, "emit-launch", fmt, lambda: write_example(target, tag), init_summary
+            ctx, "emit-launch", fmt, lambda: write_example(example, tag), init_summary
         )
     if migrate and tag is None:
         raise click.UsageError("--migrate needs --image TAG (the release to migrate to)")
@@ -185,7 +202,11 @@ def emit_launch(
         raise click.UsageError("give a CLUSTER file and --out DIR (or --init to write an example)")
     cluster_path, out_path = cluster, out_dir
     return run_command(
-        ctx, "emit-launch", fmt, lambda: core_emit(cluster_path, out_path, model_dir), emit_summary
+        ctx,
+        "emit-launch",
+        fmt,
+        lambda: core_emit(cluster_path, out_path, model_dir, target),
+        emit_summary,
     )
 
 

@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dsprep.cli.diagnose:diagnose",
         "Name the cause and fix of a failed start from its logs.",
     ),
+    "up": ("dsprep.cli.ops:up", "Start the cluster over ssh: kit, preflight, serve, verify."),
+    "down": ("dsprep.cli.ops:down", "Stop vLLM and remove the containers on every node."),
+    "status": ("dsprep.cli.ops:status", "A table of every node: container, vLLM, health."),
+    "logs": ("dsprep.cli.ops:logs", "Print (or follow) vllm.log of every node."),
 }
 
 HELP = """dsprep: serve DeepSeek-V3.1 W8A8 on Ascend NPUs with vllm-ascend, failing early.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,22 +149,29 @@ def serve_argv(cluster: Cluster, profile: Profile, node: Node) -> list[str]:
     return argv
 
 
-def node_env(cluster: Cluster, profile: Profile, node: Node) -> list[tuple[str, str]]:
-    """The exports of env.sh, in order: the profile's, then the file's ``env`` overrides."""
+def node_env(
+    cluster: Cluster, profile: Profile, node: Node, timeouts: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """The exports of env.sh, in order: the profile's, the start-up ``timeouts``
+    (:func:`dsprep.launch.kit.startup_env`), then the file's ``env`` overrides."""
     exports = {
         e.name: e.value.replace("{ip}", node.ip).replace("{nic}", node.nic)
         for e in profile.launch.env
     }
+    exports.update(timeouts)
     exports.update(cluster.env)  # an override keeps its place; a new name goes last
     return list(exports.items())
 
 
-def docker_run_argv(cluster: Cluster, node: Node, scripts_mount: str) -> list[str]:
+def docker_run_argv(
+    cluster: Cluster, node: Node, scripts_mount: str, logs_mount: str | None = None
+) -> list[str]:
     """The seed's ``docker run``, with the devices for this node's NPU count.
 
     ``-d`` is added (the script returns; you enter with ``docker exec``) and the node's
     script folder is mounted read-only at :data:`CONTAINER_SCRIPTS_DIR`;
-    ``scripts_mount`` is that ``-v`` value (the caller passes a shell expansion).
+    ``scripts_mount`` is that ``-v`` value (the caller passes a shell expansion), and
+    ``logs_mount`` the read-write one of the node's log folder.
     """
     argv = ["docker", "run", "--privileged", "--name", cluster.container_name, "--net=host"]
     for i in range(node.npus):
@@ -174,5 +182,7 @@ def docker_run_argv(cluster: Cluster, node: Node, scripts_mount: str) -> list[st
     for mount in (*DRIVER_MOUNTS, *cluster.mounts):
         argv += ["-v", mount]
     argv += ["-v", scripts_mount]
+    if logs_mount is not None:
+        argv += ["-v", logs_mount]
     argv += ["-itd", cluster.image, "bash"]
     return argv

@@ -34,6 +34,9 @@ class Node:
     nic: str
     npus: int
     npu_ips: tuple[str, ...]
+    ssh_host: str | None = None  # nodes[i].ssh.host (None: the ip)
+    ssh_user: str | None = None  # None: the user's ssh config decides
+    ssh_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)
     additional_config: dict[str, Any] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
+    image_file: str | None = None  # image.file: a `docker save` archive on every node
+    log_dir: str | None = None  # launch.log_dir (None: the node folder's logs/)
+    remote_dir: str = "dsprep-launch"  # launch.remote_dir: where `dsprep up` copies the kit
+    kubernetes: dict[str, Any] = field(default_factory=dict)  # emit-launch --target k8s
 
     @property
     def image(self) -> str:
@@ -236,6 +243,9 @@ def build_cluster(document: dict[str, Any], source: str, profile: Profile | None
             nic=n["nic"],
             npus=int(n.get("npus", 8)),
             npu_ips=tuple(n.get("npu_ips", [])),
+            ssh_host=n.get("ssh", {}).get("host"),
+            ssh_user=n.get("ssh", {}).get("user"),
+            ssh_port=n.get("ssh", {}).get("port"),
         )
         for i, n in enumerate(document["nodes"])
     )
@@ -277,6 +287,10 @@ def build_cluster(document: dict[str, Any], source: str, profile: Profile | None
         env={k: _text(v) for k, v in document.get("env", {}).items()},
         additional_config=dict(document.get("additional_config", {})),
         extra_args=tuple(document.get("extra_args", [])),
+        image_file=image.get("file"),
+        log_dir=document.get("launch", {}).get("log_dir"),
+        remote_dir=document.get("launch", {}).get("remote_dir", "dsprep-launch"),
+        kubernetes=dict(document.get("kubernetes", {})),
     )
 
 

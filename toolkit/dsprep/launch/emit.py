@@ -22,11 +22,19 @@ from dsprep.launch.advice import advice, head_api_servers
 from dsprep.launch.argv import CONTAINER_SCRIPTS_DIR, serve_argv
 from dsprep.launch.cluster import Cluster, Loaded, load_cluster
 from dsprep.launch.examples import example_for, seed_text
+from dsprep.launch.kit import (
+    WEIGHTS_LIST,
+    StartupTimes,
+    WeightFile,
+    manifest_weights,
+    startup_times,
+    weights_tsv,
+)
 from dsprep.launch.outdir import EDITED, MANIFEST_NAME, KeptFile, publish
 from dsprep.launch.pitfalls import PROFILE_CHECKS
 from dsprep.launch.plan import MemoryPlan, memory_plan, plan_findings, plan_lines
 from dsprep.launch.rules import GENERAL_CHECKS, check_profile
-from dsprep.launch.scripts import node_scripts, render, role, verify_script
+from dsprep.launch.scripts import KitFiles, node_scripts, render, role, verify_script
 from dsprep.launch.thinking import check_template_default, client_lines
 from dsprep.profiles import Profile, profile_for
 
@@ -41,6 +49,11 @@ class Validation:
     profile: Profile | None = None
     plan: MemoryPlan | None = None
     findings: list[Finding] = field(default_factory=list)
+    weights: list[WeightFile] = field(default_factory=list)  # the manifest of --model-dir
+
+    @property
+    def times(self) -> StartupTimes:
+        return startup_times(self.plan, self.weights)
 
 
 def validate(path: Path, model_dir: Path | None = None) -> Validation:
@@ -67,6 +80,7 @@ def validate_loaded(loaded: Loaded, model_dir: Path | None = None) -> Validation
     if model_dir is not None:
         outcome.findings.extend(check_template_default(cluster, model_dir))
     outcome.plan = memory_plan(cluster, model_dir)
+    outcome.weights = manifest_weights(model_dir)
     outcome.findings.extend(plan_findings(outcome.plan, cluster))
     return outcome
 
@@ -107,6 +121,8 @@ def plan_markdown(outcome: Validation) -> str:
         api_servers=head_api_servers(cluster, profile),
         advice=advice_lines(cluster, profile),
         thinking=client_lines(cluster, profile),
+        timeouts=outcome.times.lines(profile),
+        weights_listed=bool(outcome.weights),
     )
 
 
@@ -115,17 +131,35 @@ def advice_lines(cluster: Cluster, profile: Profile) -> list[str]:
     return [change.line() for change in advice(cluster, profile)]
 
 
-def rendered_files(outcome: Validation) -> dict[str, str]:
-    """``{relative path: text}`` of everything emit-launch writes, in write order."""
+def rendered_files(outcome: Validation) -> dict[str, str | bytes]:
+    """``{relative path: text or bytes}`` of everything emit-launch writes, in write order:
+    each node's scripts, its weights list (with a manifest) and the wheel of this dsprep."""
+    from dsprep import __version__
+    from dsprep.launch.wheel import wheel_bytes, wheel_name
+
     cluster, profile = outcome.cluster, outcome.profile
     assert cluster is not None and profile is not None
-    files: dict[str, str] = {}
+    times = outcome.times
+    kit = KitFiles(times, wheel_name(), __version__, bool(outcome.weights))
+    wheel = wheel_bytes()
+    files: dict[str, str | bytes] = {}
     for node in cluster.nodes:
-        for name, text in node_scripts(cluster, profile, node).items():
+        for name, text in node_scripts(cluster, profile, node, kit).items():
             files[f"{node.name}/{name}"] = text
-    files[VERIFY_NAME] = verify_script(cluster)
+        if outcome.weights:
+            files[f"{node.name}/{WEIGHTS_LIST}"] = weights_tsv(outcome.weights)
+        files[f"{node.name}/{kit.wheel}"] = wheel
+    files[VERIFY_NAME] = verify_script(cluster, times)
     files[PLAN_NAME] = plan_markdown(outcome)
     return files
+
+
+def k8s_files(outcome: Validation) -> dict[str, str | bytes]:
+    from dsprep.launch.k8s import MANIFEST_NAME as LWS_FILE
+    from dsprep.launch.k8s import manifest_text
+
+    assert outcome.cluster is not None and outcome.profile is not None
+    return {LWS_FILE: manifest_text(outcome.cluster, outcome.profile, outcome.times)}
 
 
 def reserved_names() -> tuple[str, ...]:
@@ -169,14 +203,21 @@ class PlanSummary(JsonPayload):
     measured: dict[str, Any] = field(default_factory=dict)  # --from-log: the logs' figures
 
 
-def emit_launch(path: Path, out_dir: Path, model_dir: Path | None = None) -> Result[EmitSummary]:
+def emit_launch(
+    path: Path, out_dir: Path, model_dir: Path | None = None, target: str = "docker"
+) -> Result[EmitSummary]:
     """Validate ``path``; when no error is found, replace ``out_dir`` with the scripts (see
-    :mod:`dsprep.launch.outdir`: all or nothing, the user's edits kept and reported)."""
+    :mod:`dsprep.launch.outdir`: all or nothing, the user's edits kept and reported).
+    ``target="k8s"``: the LeaderWorkerSet and Service (:mod:`dsprep.launch.k8s`) instead."""
     outcome = validate(path, model_dir)
     findings = list(outcome.findings)
+    if target == "k8s" and outcome.cluster is not None and outcome.profile is not None:
+        from dsprep.launch.k8s import k8s_findings
+
+        findings += k8s_findings(outcome.cluster)
     if not Result("emit-launch", NoPayload(), findings).ok or outcome.cluster is None:
         return Result("emit-launch", EmitSummary(str(out_dir), []), findings)
-    files = rendered_files(outcome)
+    files = rendered_files(outcome) if target == "docker" else k8s_files(outcome)
     published = publish(Path(out_dir), files)
     for kept in published.kept:
         findings.append(_kept_finding(Path(out_dir), kept))

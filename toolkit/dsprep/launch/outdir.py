@@ -274,10 +274,13 @@ def _fill(staging: Path, tree: _OldTree | None, plan: _Plan, files: dict[str, by
     _fsync_tree(staging)
 
 
-def publish(out_dir: Path, texts: dict[str, str]) -> Published:
-    """Make ``out_dir`` hold exactly ``texts`` (relative path → text) plus the manifest and
-    whatever of the user's was there; see the module doc."""
-    files = {name: text.encode("utf-8") for name, text in texts.items()}
+def publish(out_dir: Path, texts: dict[str, str | bytes]) -> Published:
+    """Make ``out_dir`` hold exactly ``texts`` (relative path → text or bytes) plus the
+    manifest and whatever of the user's was there; see the module doc."""
+    files = {
+        name: text if isinstance(text, bytes) else text.encode("utf-8")
+        for name, text in texts.items()
+    }
     out = Path(os.path.realpath(out_dir))
     _refuse_unusable(Path(out_dir), out)
     try:

@@ -8,6 +8,7 @@ Rendering is deterministic: same cluster → same bytes.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -19,11 +20,23 @@ from dsprep.launch.argv import (
     serve_argv,
 )
 from dsprep.launch.cluster import Cluster, Node
+from dsprep.launch.kit import (
+    LOG_NAME,
+    LOGS_MOUNT,
+    PID_NAME,
+    WEIGHTS_LIST,
+    StartupTimes,
+    host_model_path,
+    log_dir_word,
+    startup_env,
+)
 from dsprep.profiles import Profile
 from dsprep.resources import templates_dir
 
-HEALTH_TIMEOUT_S = 1800  # a DeepSeek-V3.1 W8A8 load takes ~20 minutes on 16 NPUs
 SCRIPT_MOUNT = f'"${{here}}:{CONTAINER_SCRIPTS_DIR}:ro"'  # expanded by bash at run time
+LOGS_MOUNT_WORD = f'"${{log_dir}}:{LOGS_MOUNT}"'  # container.sh's log_dir, read-write
+STOP_TIMEOUT_S = 120  # stop.sh: SIGTERM, then SIGKILL after this
+HBM_BUSY_PERCENT = 10  # idle 910B NPUs show ~3.4 of 64 GB HBM in use (npu-smi info)
 CHOICES_PATTERN = '"choices"'
 REASONING_PATTERN = '"reasoning(_content)?" *: *"'
 
@@ -90,20 +103,44 @@ def serve_command(cluster: Cluster, profile: Profile, node: Node) -> str:
 
 
 def docker_command(cluster: Cluster, node: Node) -> str:
-    argv = docker_run_argv(cluster, node, SCRIPT_MOUNT)
-    return shell_line(argv, lead=2, tail=3, raw=frozenset({SCRIPT_MOUNT}))
+    argv = docker_run_argv(cluster, node, SCRIPT_MOUNT, LOGS_MOUNT_WORD)
+    return shell_line(argv, lead=2, tail=3, raw=frozenset({SCRIPT_MOUNT, LOGS_MOUNT_WORD}))
 
 
-def node_scripts(cluster: Cluster, profile: Profile, node: Node) -> dict[str, str]:
+@dataclass(frozen=True)
+class KitFiles:
+    """What every node folder gets beside the scripts: the start-up estimate, the wheel of
+    this dsprep (file name, version) and whether a weights list is written."""
+
+    times: StartupTimes
+    wheel: str
+    version: str
+    weights_listed: bool
+
+
+def health_url(cluster: Cluster) -> str:
+    """The head's /health as seen from the head itself."""
+    host = "127.0.0.1" if cluster.bind_host == "0.0.0.0" else cluster.bind_host
+    return f"http://{host}:{cluster.api_port}/health"
+
+
+def node_scripts(cluster: Cluster, profile: Profile, node: Node, kit: KitFiles) -> dict[str, str]:
     """``{file name: text}`` for one node's folder."""
     common: dict[str, Any] = {
         "node": node,
         "source": cluster.source,
+        "source_name": cluster.source.replace("\\", "/").rsplit("/", 1)[-1],
         "role": role(cluster, node),
         "container_name": cluster.container_name,
         "scripts_dir": CONTAINER_SCRIPTS_DIR,
         "model_path": cluster.model_path,
+        "log_dir": log_dir_word(cluster),
+        "log_dir_text": cluster.log_dir or "logs/ in this folder",
+        "logs_mount": LOGS_MOUNT,
+        "log_name": LOG_NAME,
+        "pid_name": PID_NAME,
     }
+    release = profile.release
     ports: list[tuple[int, str]] = []
     if node.index == 0:
         ports = [(cluster.api_port, "ports.api"), (cluster.dp_rpc_port, "ports.dp_rpc")]
@@ -113,10 +150,15 @@ def node_scripts(cluster: Cluster, profile: Profile, node: Node) -> dict[str, st
         for peer in peers
         for i in range(min(node.npus, len(peer.npu_ips)))
     ]
+    exports = node_env(cluster, profile, node, startup_env(kit.times, profile))
     return {
-        "env.sh": render("env.sh.j2", exports=node_env(cluster, profile, node), **common),
+        "env.sh": render("env.sh.j2", exports=exports, **common),
         "container.sh": render(
-            "container.sh.j2", docker_command=docker_command(cluster, node), **common
+            "container.sh.j2",
+            docker_command=docker_command(cluster, node),
+            image=cluster.image,
+            image_file=cluster.image_file,
+            **common,
         ),
         "preflight.sh": render(
             "preflight.sh.j2",
@@ -125,10 +167,24 @@ def node_scripts(cluster: Cluster, profile: Profile, node: Node) -> dict[str, st
             pings=pings,
             peers=peers,
             head=cluster.head if node.index else None,
+            host_model_path=host_model_path(cluster),
+            weights_list=WEIGHTS_LIST,
+            hbm_busy_percent=HBM_BUSY_PERCENT,
+            cann=release.cann,
+            vllm_ascend=release.vllm_ascend,
+            hdk_note="the Ascend HDK its CANN release notes name",
+            wheel=kit.wheel,
+            version=kit.version,
+            wheel_requirement=f"dsprep=={kit.version}",
             **common,
         ),
-        "serve.sh": render(
-            "serve.sh.j2", serve_command=serve_command(cluster, profile, node), **common
+        "serve.sh": render("serve.sh.j2", **common),
+        "vllm.sh": render(
+            "vllm.sh.j2", serve_command=serve_command(cluster, profile, node), **common
+        ),
+        "stop.sh": render("stop.sh.j2", stop_timeout=STOP_TIMEOUT_S, **common),
+        "status.sh": render(
+            "status.sh.j2", health_url=health_url(cluster) if node.index == 0 else "", **common
         ),
     }
 
@@ -218,13 +274,13 @@ def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, str]]:
     return requests
 
 
-def verify_script(cluster: Cluster) -> str:
+def verify_script(cluster: Cluster, times: StartupTimes) -> str:
     return render(
         "verify.sh.j2",
         source=cluster.source,
         served_name=cluster.served_name,
         base_url=f"http://{cluster.head.ip}:{cluster.api_port}",
-        timeout=HEALTH_TIMEOUT_S,
+        timeout=times.health_s,
         tools=cluster.tools,
         requests=verify_requests(cluster),
     )
