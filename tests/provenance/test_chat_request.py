@@ -122,6 +122,11 @@ def derive(root: Path) -> dict[str, Found]:
     ]
     found["tool_fields"] = Found([f for f in fields if f not in popped], rel, _span(function))
     found["reasoning_parser_kwargs"] = _reasoning_parser_kwargs(root)
+    rel, content_loops = _first_file(
+        root, (*CHAT_UTILS, "vllm/renderers/hf.py"), "_iter_nodes_assign_content_item"
+    )
+    any_loop = "loop_iter.name == 'content'" in ast.unparse(content_loops)
+    found["parts_for_any_content_loop"] = Found(any_loop, rel, _span(content_loops))
     rel, message = _first_file(root, PROTOCOLS, "ChatMessage")
     fields = [
         n

@@ -3,6 +3,7 @@ template (facts per profile; tests/provenance/test_chat_request.py re-derives th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -104,7 +105,17 @@ def test_unknown_message_keys_are_dropped_and_tools_dumped_with_every_field() ->
 
 
 def test_content_format_detection_matches_vllms_rule() -> None:
-    assert content_format(build_template(thinking=False)) == "string"
+    ours = build_template(thinking=False)
+    assert content_format(ours) == "string"  # vLLM 0.11-0.18: its macro's loop does not count
+    assert content_format(ours, any_content_loop=True) == "openai"  # 0.23: it does
+    assert not OLDEST.parts_for_any_content_loop and NEWEST.parts_for_any_content_loop
+    parts = [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]
+    request = RenderRequest([{"role": "user", "content": parts}], add_generation_prompt=True)
+    rendered = {  # the same prompt either way: dsprep's template joins parts with a newline
+        render_with_jinja(ours, dataclasses.replace(request, dialect=d), {})
+        for d in (OLDEST, NEWEST)
+    }
+    assert len(rendered) == 1 and "one\ntwo" in rendered.pop()
     loops = "{% for m in messages %}{% for p in m['content'] %}{{ p.text }}{% endfor %}{% endfor %}"
     assert content_format(loops) == "openai"
     aliased = (

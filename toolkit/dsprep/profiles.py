@@ -341,6 +341,9 @@ class Chat(_Section, frozen=True, kw_only=True):
     # separates reasoning only when those kwargs say thinking.
     reasoning_parser_kwargs: Literal["none", "request", "request+defaults"]
     response_reasoning_field: str  # the ChatMessage field a separated reasoning is returned in
+    # vLLM's "auto" content format hands a template the content parts as a list when it loops
+    # over message['content']; from 0.23 also when it loops over any variable named content
+    parts_for_any_content_loop: bool
 
 
 class Release(_Section, frozen=True, kw_only=True):

@@ -1,12 +1,13 @@
 """Which content format vLLM gives a chat template: "string" or "openai".
 
 With ``--chat-template-content-format auto`` (the default) vLLM parses the template and
-gives it content parts as a list ("openai") only when it loops over a message's content:
+gives it content parts as a list ("openai") when it loops over a message's content:
 ``{% for m in messages %}…{% for part in m['content'] %}``, following simple
-``{% set x = messages %}`` aliases. Anything else gets one string ("string"), the parts
-joined (vLLM 0.11.0 vllm/entrypoints/chat_utils.py:278-404; vLLM 0.23.0
-vllm/renderers/hf.py:433). dsprep's template reads content through a macro, so it is
-given strings.
+``{% set x = messages %}`` aliases; from vLLM 0.23 also when it loops over any variable
+named ``content`` (``{% for part in content %}``, as dsprep's macro does). Anything else
+gets one string ("string"), the parts joined (vLLM 0.11.0 vllm/entrypoints/chat_utils.py:278-404;
+vLLM 0.23.0 vllm/renderers/hf.py:399-420; the profile's ``chat.parts_for_any_content_loop``).
+dsprep's template joins parts with a newline itself, so it renders the same either way.
 """
 
 from __future__ import annotations
@@ -61,20 +62,30 @@ def _loop_targets(root: nodes.Template, names: list[str], key: str | None) -> It
             yield loop.target.name
 
 
-def gets_parts(template: str) -> bool:
-    """Whether vLLM hands this template content parts as a list (its "openai" format)."""
+def _loops_over_content(root: nodes.Template) -> bool:
+    return any(
+        isinstance(loop.iter, nodes.Name) and loop.iter.name == "content"
+        for loop in root.find_all(nodes.For)
+    )
+
+
+def gets_parts(template: str, any_content_loop: bool = False) -> bool:
+    """Whether vLLM hands this template content parts as a list (its "openai" format);
+    ``any_content_loop``: the release also counts a loop over a variable named content."""
     try:
         root = chat_template_environment().parse(template)
     except jinja2.TemplateSyntaxError:
         return False  # vLLM falls back to its default, "string", for the auto setting
     messages = list(_aliases(root, "messages"))
     message_names = list(_loop_targets(root, messages, None))
-    return any(_loop_targets(root, message_names, "content"))
+    if any(_loop_targets(root, message_names, "content")):
+        return True
+    return any_content_loop and _loops_over_content(root)
 
 
 FORMATS = ("string", "openai")  # vLLM's names, indexed by gets_parts
 
 
-def content_format(template: str) -> str:
+def content_format(template: str, any_content_loop: bool = False) -> str:
     """vLLM's name for the format it detects: "openai" (parts as a list) or "string"."""
-    return FORMATS[gets_parts(template)]
+    return FORMATS[gets_parts(template, any_content_loop)]

@@ -74,7 +74,8 @@ def template_variables(
     :class:`~dsprep.template.served.UnservableRequest`); its conversation has no None-valued
     message keys left for a transformers version to drop."""
     if isinstance(request.dialect, ServedDialect):
-        messages = served_messages(request.messages, request.dialect, gets_parts(source))
+        parts = gets_parts(source, request.dialect.parts_for_any_content_loop)
+        messages = served_messages(request.messages, request.dialect, parts)
         tools = served_tools(request.tools, request.dialect)
     else:
         messages = drop_none_keys(request.messages)
@@ -190,7 +191,9 @@ def render_with_transformers(
     messages, tools = request.messages, request.tools
     if isinstance(request.dialect, ServedDialect):
         source = chat_template or getattr(tokenizer, "chat_template", None) or ""
-        parts = gets_parts(source if isinstance(source, str) else "")
+        parts = gets_parts(
+            source if isinstance(source, str) else "", request.dialect.parts_for_any_content_loop
+        )
         messages = served_messages(messages, request.dialect, parts)
         tools = served_tools(tools, request.dialect)
     try:

@@ -47,6 +47,7 @@ class ServedDialect:
     null_arguments_as_object: bool
     parts_joiner: str
     tool_fields: tuple[str, ...]
+    parts_for_any_content_loop: bool = False
 
     @classmethod
     def of(cls, profile: Profile) -> ServedDialect:
@@ -59,6 +60,7 @@ class ServedDialect:
             null_arguments_as_object=chat.null_arguments == "object",
             parts_joiner=chat.content_parts_joined_with,
             tool_fields=tuple(chat.tool_fields),
+            parts_for_any_content_loop=chat.parts_for_any_content_loop,
         )
 
     @property
@@ -73,6 +75,7 @@ class ServedDialect:
             self.null_arguments_as_object,
             self.parts_joiner,
             self.tool_fields,
+            self.parts_for_any_content_loop,
         )
 
 
