@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write launch scripts for every node from one cluster file.",
     ),
     "plan": ("dsprep.cli.plan:plan", "Check that weights and KV cache fit the NPUs."),
+    "verify": ("dsprep.cli.verify:verify", "Prove a live deployment: parsers, thinking, tools."),
 }
 
 HELP = """dsprep: serve DeepSeek-V3.1 W8A8 on Ascend NPUs with vllm-ascend, failing early.
