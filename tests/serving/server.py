@@ -137,18 +137,22 @@ class ServerPool:
     timeout: float = field(default_factory=lambda: float(os.environ.get(START_TIMEOUT_ENV, "420")))
     alive: OrderedDict[tuple[str, tuple[str, ...]], Server] = field(default_factory=OrderedDict)
     started: list[Server] = field(default_factory=list)
+    pinned: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
-    def start(self, model_dir: Path, *extra_args: str) -> Server:
-        """A running server for ``model_dir`` with ``extra_args``; reused when already up."""
+    def start(self, model_dir: Path, *extra_args: str, pinned: bool = False) -> Server:
+        """A running server for ``model_dir`` with ``extra_args``; reused when already up.
+        A pinned server (the deployment most tests use) is stopped last."""
         key = (str(model_dir), tuple(extra_args))
+        if pinned:
+            self.pinned.add(key)
         running = self.alive.get(key)
         if running is not None and running.alive():
             self.alive.move_to_end(key)
             return running
         self.alive.pop(key, None)
         while len(self.alive) >= self.max_alive:
-            _, oldest = self.alive.popitem(last=False)
-            stop(oldest)
+            victims = [k for k in self.alive if k not in self.pinned] or list(self.alive)
+            stop(self.alive.pop(victims[0]))
         server = self._launch(model_dir, list(extra_args))
         self.alive[key] = server
         return server
@@ -220,6 +224,7 @@ class Servers:
 
         deployment = DEPLOYMENTS[name]
         model = self.models(deployment.variant)
-        server = self.pool.start(model.path, *deployment.args(model.chat_template))
+        args = deployment.args(model.chat_template)
+        server = self.pool.start(model.path, *args, pinned=name == "correct")
         server.served_name = deployment.served_name
         return server

@@ -82,12 +82,6 @@ def test_garbage_model_answers_every_question_wrong(vllm_server: Servers) -> Non
     assert not right, right
 
 
-def test_an_unscripted_prompt_ends_at_once(vllm_server: Servers) -> None:
-    server = vllm_server.deployment("correct")
-    message = chat(server, "Hello! How can I help you today?")
-    assert message["content"] == "", message
-
-
 def test_completion_without_template(vllm_server: Servers) -> None:
     server = vllm_server.deployment("correct")
     body = {

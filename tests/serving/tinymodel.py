@@ -16,8 +16,10 @@ tokenizer and dsprep's chat template, float32 weights. The hidden state is cut i
 - ``NEXT``: the token to emit. Each MLP neuron is one transition: ``SiLU(g·TOK[t])·u·CLS[c]``
   is non-zero only when the current token is ``t`` *and* the class is ``c``; its down projection
   writes ``NEXT[y]``; ``lm_head`` reads ``NEXT`` (and, with a small weight, EOS from every
-  token, so an unscripted state ends the answer). Question neurons are inhibited by any script
-  class, so a scripted prompt is never read as a question.
+  token, so a state no transition covers ends the answer). Question neurons are inhibited by
+  any script class, so a scripted prompt is never read as a question. A prompt that is neither
+  a script's nor a known question's gets an arbitrary (max_tokens-bounded) answer: the question
+  read-out is exact only on the questions it was solved for.
 
 The RMSNorms keep these directions; the margins are large enough that sampling at temperature 1
 still picks the scripted token. :func:`build_model` checks that the scripts are expressible
