@@ -45,6 +45,15 @@ class ServerFailed(RuntimeError):
     """The server exited or did not answer /health in time; the message holds its log tail."""
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies (even by SIGKILL)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -174,6 +183,7 @@ class ServerPool:
                 env=env,
                 cwd=self.workdir,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # the api server dies with the test process
             )
         name = (
             extra[extra.index("--served-model-name") + 1]
