@@ -201,7 +201,9 @@ def curl_request(base: str, path: str, body: str = "") -> list[str]:
 
 HEALTH = ["curl", "-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}"]
 DSPREP_IN_CONTAINER = ["docker", "exec", NAME, "sh", "-c", "command -v dsprep >/dev/null 2>&1"]
-COMPLETION = '{"model":"ds-v31","prompt":"The future of AI is","max_tokens":50,"temperature":0}'
+COMPLETION = (
+    '{"model":"ds-v31","prompt":"The capital of France is","max_tokens":50,"temperature":0}'
+)
 CURL_ONLY = f"verify: dsprep is not installed here nor in the container {NAME}: curl checks only"
 
 
@@ -251,7 +253,7 @@ def test_verify_sends_the_seed_request_and_chats(
         "PASS /health answered 200",
         CURL_ONLY,
         "PASS /v1/models serves ds-v31",
-        "PASS completions (the seed's request) returns text",
+        "PASS completions returns text",
         "PASS chat with thinking on",
         "PASS chat with thinking off",
         "PASS chat without chat_template_kwargs (features.thinking_default: off)",

@@ -35,6 +35,9 @@ NO_REASONING = "!" + REASONING_PATTERN
 NO_THINK_END = "!</think>"
 CHAT_QUESTION = "What is 17 * 23? Answer with the number."
 CHAT_ANSWER = "391"
+# the prompt `dsprep verify` completes (dsprep/verify/chat.py); the seed manual's "The future
+# of AI is" has no one right continuation a test model could be scripted with
+COMPLETION_PROMPT = "The capital of France is"
 VERIFY_RUN_TIMEOUT_S = 900  # dsprep verify --timeout: the whole run once /health answers
 _ERE_SPECIAL = frozenset(".[]()*+?{}|^$\\")
 
@@ -170,12 +173,12 @@ def verify_requests(cluster: Cluster) -> list[tuple[str, str, str, list[str]]]:
             [f'"id" *: *"{ere_literal(model)}"'],
         ),
         (
-            "completions (the seed's request) returns text",
+            "completions returns text",
             "/v1/completions",
             compact_json(
                 {
                     "model": model,
-                    "prompt": "The future of AI is",
+                    "prompt": COMPLETION_PROMPT,
                     "max_tokens": 50,
                     "temperature": 0,
                 }
