@@ -45,6 +45,7 @@ def test_wheel_ships_templates_and_schemas(wheel: Path) -> None:
         }
         assert source <= shipped, f"{folder} missing from wheel: {sorted(source - shipped)}"
     assert "dsprep/cli/main.py" in names
+    assert "dsprep/verify/questions.json" in names  # the accuracy smoke's questions
 
 
 def test_resources_load_from_an_installed_wheel(wheel: Path, tmp_path: Path) -> None:

@@ -198,15 +198,17 @@ def test_container_sh_runs_the_seed_docker_run(
     assert docker_run == expected
 
 
-def curl_request(base: str, path: str, body: str) -> list[str]:
-    return [
-        "curl", "-sS", "-m", "600", f"{base}{path}",
-        "-H", "Content-Type: application/json", "-d", body,
-    ]  # fmt: skip
+def curl_request(base: str, path: str, body: str = "") -> list[str]:
+    send = ["curl", "-sS", "-m", "600", f"{base}{path}"]
+    return [*send, "-H", "Content-Type: application/json", "-d", body] if body else send
 
 
 HEALTH = ["curl", "-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}"]
-COMPLETION = '{"model":"ds-v31","prompt":"The future of AI is","max_tokens":50,"temperature":0}'
+DSPREP_IN_CONTAINER = ["docker", "exec", NAME, "sh", "-c", "command -v dsprep >/dev/null 2>&1"]
+COMPLETION = (
+    '{"model":"ds-v31","prompt":"The capital of France is","max_tokens":50,"temperature":0}'
+)
+CURL_ONLY = f"verify: dsprep is not installed here nor in the container {NAME}: curl checks only"
 
 
 DEFAULT_CHAT = (
@@ -223,15 +225,29 @@ def chat(thinking: bool) -> str:
     )
 
 
+SEED_SERVER = {"reasoning_parser": False}
+DSPREP_ARGS = [
+    "--model",
+    "ds-v31",
+    "--thinking-default",
+    "off",
+    "--no-tools",
+    "--timeout",
+    "900",
+]  # the seed example runs no reasoning parser
+
+
 def test_verify_sends_the_seed_request_and_chats(
     seed_out: tuple[Path, int, int], fake_tools: FakeTools
 ) -> None:
     out, api, _ = seed_out
     base = f"http://71.10.29.114:{api}"
-    run = fake_tools.run(out / "verify.sh")
+    run = fake_tools.run(out / "verify.sh", scenario=SEED_SERVER)
     assert run.returncode == 0, run.stdout
     assert run.argvs == [
         [*HEALTH, f"{base}/health"],
+        DSPREP_IN_CONTAINER,
+        curl_request(base, "/v1/models"),
         curl_request(base, "/v1/completions", COMPLETION),
         curl_request(base, "/v1/chat/completions", chat(True)),
         curl_request(base, "/v1/chat/completions", chat(False)),
@@ -239,12 +255,70 @@ def test_verify_sends_the_seed_request_and_chats(
     ]
     assert run.stdout.splitlines() == [
         "PASS /health answered 200",
-        "PASS completions (the seed's request)",
+        CURL_ONLY,
+        "PASS /v1/models serves ds-v31",
+        "PASS completions returns text",
         "PASS chat with thinking on",
         "PASS chat with thinking off",
         "PASS chat without chat_template_kwargs (features.thinking_default: off)",
         "verify: all requests passed",
     ]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "failed"),
+    [
+        ({"answer": "banana"}, ["chat with thinking off", "chat without chat_template_kwargs"]),
+        ({"served": "other-name"}, ["/v1/models serves ds-v31"]),
+    ],
+)
+def test_verify_curl_checks_assert_content(
+    seed_out: tuple[Path, int, int],
+    fake_tools: FakeTools,
+    scenario: dict[str, Any],
+    failed: list[str],
+) -> None:
+    """A server that answers garbage, or serves another name, fails: not just "choices"."""
+    out, _, _ = seed_out
+    run = fake_tools.run(out / "verify.sh", scenario={**SEED_SERVER, **scenario})
+    fails = [line for line in run.stdout.splitlines() if line.startswith("FAIL")]
+    assert run.returncode == 1, run.stdout
+    assert [line[5:].split(":")[0].split(" (")[0] for line in fails] == [
+        name.split(" (")[0] for name in failed
+    ]
+
+
+def test_verify_thinking_on_with_a_reasoning_parser_needs_the_reasoning_field(
+    emit: Callable[..., tuple[Path, CliOutcome]], fake_tools: FakeTools
+) -> None:
+    document = example_document()  # deepseek_v3 needs vLLM >= 0.12
+    document["image"]["tag"] = "v0.13.0"
+    document["graph"] = {"mode": "eager"}
+    document["scheduler"] = {"ascend": False}
+    document["features"]["reasoning_parser"] = "deepseek_v3"
+    out, outcome = emit(document)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert fake_tools.run(out / "verify.sh").returncode == 0
+    run = fake_tools.run(out / "verify.sh", scenario={"reasoning_parser": False})
+    assert run.returncode == 1
+    assert "FAIL chat with thinking on: the response does not match" in run.stdout
+
+
+def test_verify_runs_dsprep_verify_in_the_container_when_it_is_there(
+    seed_out: tuple[Path, int, int], fake_tools: FakeTools
+) -> None:
+    out, api, _ = seed_out
+    base = f"http://71.10.29.114:{api}"
+    run = fake_tools.run(out / "verify.sh", scenario={"dsprep_installed": True})
+    assert run.argvs[1:] == [
+        DSPREP_IN_CONTAINER,
+        ["docker", "exec", NAME, "dsprep", "verify", base, *DSPREP_ARGS],
+    ]
+    assert f"verify: dsprep verify {base} (in the container {NAME})" in run.stdout
+    run = fake_tools.run(
+        out / "verify.sh", scenario={"dsprep_installed": True}, VERIFY_WITH_CURL="1"
+    )
+    assert DSPREP_IN_CONTAINER not in run.argvs and run.argvs[1][4].endswith("/v1/models")
 
 
 def test_verify_tool_call_and_base_url_argument(
@@ -253,14 +327,16 @@ def test_verify_tool_call_and_base_url_argument(
     document = example_document()
     document["features"]["tools"] = True
     out, _ = emit(document)
-    run = fake_tools.run(out / "verify.sh", "http://127.0.0.1:9", scenario={"tool_calls": True})
+    run = fake_tools.run(
+        out / "verify.sh", "http://127.0.0.1:9", scenario={**SEED_SERVER, "tool_calls": True}
+    )
     assert run.returncode == 0, run.stdout
     assert run.argvs[0] == [*HEALTH, "http://127.0.0.1:9/health"]
     tool_call = run.argvs[-1]
     assert tool_call[4] == "http://127.0.0.1:9/v1/chat/completions"
     assert '"tools":[{"type":"function","function":{"name":"get_weather"' in tool_call[-1]
     assert "PASS chat tool call" in run.stdout
-    run = fake_tools.run(out / "verify.sh", scenario={"tool_calls": False})
+    run = fake_tools.run(out / "verify.sh", scenario={**SEED_SERVER, "tool_calls": False})
     assert run.returncode == 1
     assert "FAIL chat tool call: the response does not match" in run.stdout
     assert run.stdout.rstrip().endswith("verify: 1 request(s) failed")

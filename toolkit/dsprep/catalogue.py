@@ -32,6 +32,7 @@ class Area(str, Enum):
     DEMO = "demo"
     DIAGNOSE = "diagnose"  # diagnose: failures read from the logs of a failed start
     OPS = "ops"  # up, down, status, logs
+    VERIFY = "verify"  # verify URL: a live deployment
     ERRORS = "errors"  # any command: stopped before a result (exit 3)
 
 
@@ -42,6 +43,7 @@ AREA_TITLES = {
     Area.DEMO: "demo",
     Area.DIAGNOSE: "logs of a failed start (`diagnose`)",
     Area.OPS: "operating a cluster (`up`, `down`, `status`, `logs`)",
+    Area.VERIFY: "live deployment (`verify URL`)",
     Area.ERRORS: "errors that stop a command (exit 3, one `Error:` line)",
 }
 
@@ -101,6 +103,7 @@ def _kind(
 W, T, L, D, E = Area.WEIGHTS, Area.TEMPLATE, Area.LAUNCH, Area.DEMO, Area.ERRORS
 G = Area.DIAGNOSE
 OP = Area.OPS
+V = Area.VERIFY
 
 # --- weights: what the checkpoint is ----------------------------------------------------
 FP8_WEIGHTS = _kind(
@@ -896,6 +899,149 @@ LOG_FIRST_FAILURE = _kind(
     "",
 )
 
+# --- verify: a live deployment ----------------------------------------------------------
+VERIFY_HEALTH = _kind(
+    "verify-health",
+    V,
+    ERROR,
+    "GET /health answered, but not 200: the engine is not ready or has died",
+    "read serve.sh's output on the head node; wait for the load (bash verify.sh waits)",
+)
+VERIFY_SERVED_NAME = _kind(
+    "verify-served-name",
+    V,
+    ERROR,
+    "/v1/models does not list the served model name clients will send (they get 404)",
+    "start vllm serve with --served-model-name as the cluster file's model.served_name "
+    "(emit-launch does), or tell clients the name /v1/models lists",
+)
+VERIFY_COMPLETION = _kind(
+    "verify-completion",
+    V,
+    ERROR,
+    "a /v1/completions request came back with no text",
+    "read serve.sh's output for the request; check the weights with `dsprep check`",
+)
+VERIFY_REQUEST_FAILED = _kind(
+    "verify-request-failed",
+    V,
+    ERROR,
+    "a request failed: an HTTP error, no answer within the request timeout, or a lost "
+    "connection (the message says which)",
+    "read serve.sh's output for the request; raise --request-timeout for a slow deployment",
+)
+VERIFY_NO_REASONING_PARSER = _kind(
+    "verify-no-reasoning-parser",
+    V,
+    ERROR,
+    "chat with thinking on: the reasoning came back inside content (with </think>) and no "
+    "reasoning field: the server runs no reasoning parser",
+    "start vllm serve with --reasoning-parser (features.reasoning_parser in the cluster file; "
+    "deepseek_v3 from vLLM 0.12)",
+)
+VERIFY_REASONING_WHEN_OFF = _kind(
+    "verify-reasoning-when-off",
+    V,
+    ERROR,
+    "chat with thinking off came back with a reasoning field: the reasoning parser takes "
+    "every answer for reasoning (deepseek_r1 does with DeepSeek-V3.1), clients get no content",
+    "use the reasoning parser that follows chat_template_kwargs.thinking (deepseek_v3 from "
+    "vLLM 0.12), or none",
+)
+VERIFY_THINKING_IGNORED = _kind(
+    "verify-thinking-ignored",
+    V,
+    ERROR,
+    "the model did not think when the request sent thinking: true, or thought when it sent "
+    "false: the chat template ignores chat_template_kwargs.thinking",
+    "rewrite the chat template with `dsprep template` (it reads the thinking kwarg)",
+)
+VERIFY_THINKING_DEFAULT = _kind(
+    "verify-thinking-default",
+    V,
+    ERROR,
+    "a chat request without chat_template_kwargs thinks (or does not) against the cluster "
+    "file's features.thinking_default",
+    "make them agree: set features.thinking_default to what the template does, or the "
+    "template's default (or the release's --default-chat-template-kwargs) to the cluster file's",
+)
+VERIFY_DEFAULT_REASONING_IN_CONTENT = _kind(
+    "verify-default-reasoning-in-content",
+    V,
+    ERROR,
+    "a chat request without chat_template_kwargs thinks, but the reasoning came back inside "
+    "content: vLLM's deepseek_v3 reasoning parser separates only when the request sends "
+    "thinking",
+    "start vllm serve with --default-chat-template-kwargs '{\"thinking\": true}' where the "
+    "release has it, or have clients send chat_template_kwargs.thinking",
+)
+VERIFY_SPECIAL_TOOL_TOKENS = _kind(
+    "verify-special-tool-tokens",
+    V,
+    ERROR,
+    "a tool call came back as content with no tool_calls; with skip_special_tokens false it "
+    "parses: the tokenizer flags the tool-call markers special and vLLM's default decoding "
+    "strips them before the tool parser",
+    'set "special": false for the tool-call markers in tokenizer.json\'s added_tokens '
+    "(`dsprep template` offers it), then restart vllm serve",
+)
+VERIFY_NO_TOOL_PARSER = _kind(
+    "verify-no-tool-parser",
+    V,
+    ERROR,
+    "a request with tools and tool_choice auto was refused: the server runs without "
+    "--enable-auto-tool-choice/--tool-call-parser",
+    "set features.tools: true in the cluster file (vllm serve --enable-auto-tool-choice "
+    "--tool-call-parser deepseek_v31)",
+)
+VERIFY_WRONG_TOOL_PARSER = _kind(
+    "verify-wrong-tool-parser",
+    V,
+    ERROR,
+    "the model emitted DeepSeek-V3.1 tool-call markers but the server returned them as "
+    "content: the tool parser does not read this format",
+    "start vllm serve with --tool-call-parser deepseek_v31 (emit-launch writes the release's)",
+)
+VERIFY_NO_TOOL_CALL = _kind(
+    "verify-no-tool-call",
+    V,
+    ERROR,
+    "the model answered a request that needs the tool without calling it (no tool-call "
+    "markers even with skip_special_tokens false)",
+    "check that the chat template renders tools (`dsprep template --check`) and the weights",
+)
+VERIFY_TOOL_CALL_INVALID = _kind(
+    "verify-tool-call-invalid",
+    V,
+    ERROR,
+    "a tool call with the wrong name, or arguments that are not JSON or do not validate "
+    "against the tool's schema",
+    "check the tool parser (deepseek_v31) and the chat template's tool section",
+)
+VERIFY_ACCURACY = _kind(
+    "verify-accuracy",
+    V,
+    ERROR,
+    "the accuracy smoke scored below the threshold: the model answers garbage (wrong "
+    "weights, quantization, template or tokenizer)",
+    "check the weights (`dsprep check --verify-hashes`) and the chat template "
+    "(`dsprep template --check`); compare the answers in --format json",
+)
+VERIFY_LATENCY = _kind(
+    "verify-latency",
+    V,
+    ERROR,
+    "the latency probe's streamed requests failed or produced no tokens",
+    "read serve.sh's output; lower --concurrency or raise --request-timeout",
+)
+VERIFY_TIMEOUT = _kind(
+    "verify-timeout",
+    V,
+    ERROR,
+    "the run's total timeout was spent: the checks after it did not run",
+    "raise --timeout, or lower --concurrency",
+)
+
 # --- errors that stop a command (DsprepError.code) ---------------------------------------
 BAD_INPUT = _kind(
     "bad-input",
@@ -923,7 +1069,8 @@ MISSING_EXTRA = _kind(
     E,
     ERROR,
     "an optional dependency is not installed",
-    "pip install 'dsprep[fetch]', 'dsprep[demo]' or 'dsprep[render]' (the message names which)",
+    "pip install 'dsprep[fetch]', 'dsprep[demo]', 'dsprep[render]' or 'dsprep[verify]' "
+    "(the message names which)",
 )
 SHA256_MISMATCH = _kind(
     "sha256-mismatch",

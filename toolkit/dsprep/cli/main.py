@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("dsprep.cli.ops:down", "Stop vLLM and remove the containers on every node."),
     "status": ("dsprep.cli.ops:status", "A table of every node: container, vLLM, health."),
     "logs": ("dsprep.cli.ops:logs", "Print (or follow) vllm.log of every node."),
+    "verify": ("dsprep.cli.verify:verify", "Prove a live deployment: parsers, thinking, tools."),
 }
 
 HELP = """dsprep: serve DeepSeek-V3.1 W8A8 on Ascend NPUs with vllm-ascend, failing early.
