@@ -4,7 +4,7 @@
 ``/tokenize`` (entrypoints/serve/tokenize/protocol.py:46-111 in 0.32: it renders through the same
 chat path as /v1/chat/completions) and turns the ids back into text with ``/detokenize``
 (special tokens kept). ``dsprep_prompt`` renders the same request with dsprep's renderer for
-the model folder, in the vLLM dialect.
+the model folder, converting the request as the newest profile's vLLM does.
 """
 
 from __future__ import annotations
@@ -56,11 +56,15 @@ def server_prompt(server: Server, case: Mapping[str, Any]) -> Rendered:
 
 
 def dsprep_prompt(model_dir: Path, case: Mapping[str, Any]) -> Rendered:
+    from dsprep.profiles import newest_profile
     from dsprep.template.prompt import render_model
     from dsprep.template.selftest import request_for
+    from dsprep.template.served import ServedDialect
 
+    # the newest profile's conversion: vLLM 0.32 is newer than every profiled release
+    dialect = ServedDialect.of(newest_profile())
     try:
-        prompt = render_model(model_dir, request_for(case, "vllm")).prompt
+        prompt = render_model(model_dir, request_for(case, dialect)).prompt
     except Exception as exc:  # a rejected request is an answer too
         return Rendered(None, None, f"{type(exc).__name__}: {exc}")
     return Rendered(prompt, None)
