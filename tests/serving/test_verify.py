@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,25 @@ def test_the_correct_deployment_passes_every_check(
     assert text.stdout.rstrip().endswith("OK: verify found no problems")
 
 
+@pytest.mark.parametrize("limit", ["0.5", "1"])
+def test_the_total_timeout_bounds_the_run(
+    vllm_server: Servers, run_cli: Callable[..., CliOutcome], limit: str
+) -> None:
+    """Wherever the deadline falls (the full run takes longer than 2 s here), it is reported
+    as verify-timeout and the checks after it are not run."""
+    server = vllm_server.deployment("correct")
+    began = time.monotonic()
+    outcome = run_cli(
+        "verify", server.url, "--model", SERVED_NAME, "--timeout", limit, "--format", "json"
+    )
+    took = time.monotonic() - began
+    document = outcome.json()
+    assert outcome.exit_code == 1
+    assert "verify-timeout" in [f["code"] for f in document["findings"]]
+    assert statuses(document)["latency probe"] in ("FAIL", "SKIP")
+    assert took < 30, took  # each request gets only what is left of the run's time
+
+
 def cluster_file(folder: Path, served_name: str) -> Path:
     """A cluster file for a release with vLLM >= 0.12 (deepseek_v3), tools on, thinking off."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,90 +131,6 @@ def test_the_cluster_file_says_what_to_expect_and_a_wrong_served_name_fails(
     assert document["data"]["model"] == SERVED_NAME  # the other checks used the served one
 
 
-@pytest.mark.parametrize(
-    ("deployment", "args", "expected"),
-    [
-        (
-            "special-markers",
-            [],
-            {
-                "tool call (non-streaming)": {"verify-special-tool-tokens"},
-                "tool call (streaming)": {"verify-special-tool-tokens"},
-            },
-        ),
-        (
-            "wrong-tool-parser",
-            [],
-            {
-                "tool call (non-streaming)": {"verify-wrong-tool-parser"},
-                "tool call (streaming)": {"verify-wrong-tool-parser"},
-            },
-        ),
-        (
-            "no-tool-parser",
-            [],
-            {
-                "tool call (non-streaming)": {"verify-no-tool-parser"},
-                "tool call (streaming)": {"verify-no-tool-parser"},
-            },
-        ),
-        ("no-reasoning-parser", [], {"chat, thinking on": {"verify-no-reasoning-parser"}}),
-        # the issue's demo: template thinks by default, the cluster file says off
-        ("thinking-template", [], {"chat, server default": {"verify-thinking-default"}}),
-        (
-            "thinking-template",
-            ["--thinking-default", "on"],
-            {"chat, server default": {"verify-default-reasoning-in-content"}},
-        ),
-        ("garbage", [], {"accuracy smoke": {"verify-accuracy"}}),
-    ],
-)
-def test_a_broken_deployment_fails_with_the_code_of_its_fix(
-    vllm_server: Servers,
-    run_cli: Callable[..., CliOutcome],
-    deployment: str,
-    args: list[str],
-    expected: dict[str, set[str]],
-) -> None:
-    server = vllm_server.deployment(deployment)
-    code, document = verify(run_cli, server.url, *(args or ["--thinking-default", "off"]))
-    assert code == 1
-    assert failed(document) == expected
-    assert {n for n, s in statuses(document).items() if s != "PASS"} == set(expected)
-    for finding in document["findings"]:
-        assert finding["hint"], finding
-
-
-def test_the_fixes_pass(vllm_server: Servers, run_cli: Callable[..., CliOutcome]) -> None:
-    """--default-chat-template-kwargs thinking on, told to verify: the default now thinks and
-    is separated."""
-    server = vllm_server.deployment("thinking-default-on")
-    code, document = verify(run_cli, server.url, "--thinking-default", "on")
-    assert (code, document["findings"]) == (0, [])
-
-
-def test_special_markers_hint_names_the_tokenizer_and_the_kept_call(
-    vllm_server: Servers, run_cli: Callable[..., CliOutcome]
-) -> None:
-    server = vllm_server.deployment("special-markers")
-    _, document = verify(run_cli, server.url, "--thinking-default", "off")
-    finding = document["findings"][0]
-    assert "with skip_special_tokens false the call parses: get_weather(" in finding["message"]
-    assert "tokenizer.json" in finding["hint"]
-    row = figures(document, "tool call (non-streaming)")
-    assert row == {"tool_calls": 0, "tool_calls_keeping_special_tokens": 1}
-
-
-def test_garbage_answers_are_listed(
-    vllm_server: Servers, run_cli: Callable[..., CliOutcome]
-) -> None:
-    server = vllm_server.deployment("garbage")
-    _, document = verify(run_cli, server.url, "--thinking-default", "off")
-    row = next(c for c in document["data"]["checks"] if c["name"] == "accuracy smoke")
-    assert row["figures"]["accuracy"] < 0.9
-    assert all(not s["correct"] and s["reply"] for s in row["samples"])
-
-
 def emit_verify_sh(run_cli: Callable[..., CliOutcome], folder: Path) -> Path:
     cluster = cluster_file(folder, SERVED_NAME)
     out = folder / "out"
@@ -214,7 +151,7 @@ def run_verify_sh(script: Path, url: str, *, dsprep: bool) -> subprocess.Complet
     )
 
 
-def test_verify_sh_runs_dsprep_verify_when_dsprep_is_there(
+def test_verify_sh_on_the_correct_deployment_both_paths(
     vllm_server: Servers, run_cli: Callable[..., CliOutcome], tmp_path: Path
 ) -> None:
     script = emit_verify_sh(run_cli, tmp_path)
@@ -223,27 +160,120 @@ def test_verify_sh_runs_dsprep_verify_when_dsprep_is_there(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"verify: dsprep verify {server.url}" in done.stdout
     assert "PASS  accuracy smoke" in done.stdout
-    broken = vllm_server.deployment("no-reasoning-parser")
-    done = run_verify_sh(script, broken.url, dsprep=True)
-    assert done.returncode == 1 and "[verify-no-reasoning-parser]" in done.stdout
-
-
-def test_verify_sh_curl_checks_assert_content(
-    vllm_server: Servers, run_cli: Callable[..., CliOutcome], tmp_path: Path
-) -> None:
-    script = emit_verify_sh(run_cli, tmp_path)
-    server = vllm_server.deployment("correct")
     done = run_verify_sh(script, server.url, dsprep=False)
     assert done.returncode == 0, done.stdout
     assert "PASS chat with thinking off" in done.stdout
     assert done.stdout.rstrip().endswith("verify: all requests passed")
-    for deployment, check in [
-        ("no-reasoning-parser", "chat with thinking on"),
-        ("wrong-tool-parser", "chat tool call"),
-        ("special-markers", "chat tool call"),
-    ]:
-        broken = vllm_server.deployment(deployment)
-        done = run_verify_sh(script, broken.url, dsprep=False)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A broken deployment: the verify arguments, the failing checks with their codes, a
+    fragment of the first finding's message and of its fix, and the one check the emitted
+    verify.sh's curl path fails (None: not run with curl)."""
+
+    deployment: str
+    args: tuple[str, ...]
+    fails: dict[str, set[str]]
+    message: str
+    hint: str
+    curl_fails: str | None
+
+
+def tools_fail(code: str) -> dict[str, set[str]]:
+    return {"tool call (non-streaming)": {code}, "tool call (streaming)": {code}}
+
+
+OFF = ("--thinking-default", "off")
+BROKEN = [
+    Broken(
+        "special-markers",
+        OFF,
+        tools_fail("verify-special-tool-tokens"),
+        "with skip_special_tokens false the call parses: get_weather(",
+        'set "special": false for the tool-call markers in tokenizer.json',
+        "chat tool call",
+    ),
+    Broken(
+        "wrong-tool-parser",
+        OFF,
+        tools_fail("verify-wrong-tool-parser"),
+        "no tool_calls; the markers came back in content '<｜tool▁calls▁begin｜>",
+        "--tool-call-parser deepseek_v31",
+        "chat tool call",
+    ),
+    Broken(
+        "no-tool-parser",
+        OFF,
+        tools_fail("verify-no-tool-parser"),
+        '"auto" tool choice requires --enable-auto-tool-choice',
+        "--enable-auto-tool-choice --tool-call-parser deepseek_v31",
+        "chat tool call",
+    ),
+    Broken(
+        "no-reasoning-parser",
+        OFF,
+        {"chat, thinking on": {"verify-no-reasoning-parser"}},
+        "the reasoning came back in content ('Think step by</think>391'",
+        "--reasoning-parser deepseek_v3",
+        "chat with thinking on",
+    ),
+    # the issue's demo: the template thinks by default, the cluster file says off
+    Broken(
+        "thinking-template",
+        OFF,
+        {"chat, server default": {"verify-thinking-default"}},
+        "the server has thinking on, but --thinking-default says off",
+        "set features.thinking_default to what the template does",
+        "chat without chat_template_kwargs",
+    ),
+    Broken(
+        "thinking-template",
+        ("--thinking-default", "on"),
+        {"chat, server default": {"verify-default-reasoning-in-content"}},
+        "thinking on by default, but the reasoning came back in content",
+        """--default-chat-template-kwargs '{"thinking": true}'""",
+        None,
+    ),
+    Broken(
+        "garbage",
+        OFF,
+        {"accuracy smoke": {"verify-accuracy"}},
+        "correct (",
+        "dsprep check --verify-hashes",
+        None,  # verify.sh's curl has no accuracy smoke; its one chat question is answered
+    ),
+]
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=lambda b: f"{b.deployment}{' '.join(b.args)}")
+def test_a_broken_deployment_fails_with_the_code_of_its_fix(
+    vllm_server: Servers, run_cli: Callable[..., CliOutcome], broken: Broken, tmp_path: Path
+) -> None:
+    server = vllm_server.deployment(broken.deployment)
+    code, document = verify(run_cli, server.url, *broken.args)
+    assert code == 1
+    assert failed(document) == broken.fails
+    assert {n for n, s in statuses(document).items() if s != "PASS"} == set(broken.fails)
+    first = document["findings"][0]
+    assert broken.message in first["message"] and broken.hint in first["hint"], first
+    if broken.deployment == "special-markers":
+        row = figures(document, "tool call (non-streaming)")
+        assert row == {"tool_calls": 0, "tool_calls_keeping_special_tokens": 1}
+    if broken.deployment == "garbage":
+        row = next(c for c in document["data"]["checks"] if c["name"] == "accuracy smoke")
+        assert row["figures"]["accuracy"] < 0.9
+        assert all(not s["correct"] and s["reply"] for s in row["samples"])
+    if broken.curl_fails is not None:
+        done = run_verify_sh(emit_verify_sh(run_cli, tmp_path), server.url, dsprep=False)
         fails = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
-        assert done.returncode == 1, (deployment, done.stdout)
-        assert [line.split(":")[0] for line in fails] == [f"FAIL {check}"], (deployment, fails)
+        assert done.returncode == 1 and len(fails) == 1, done.stdout
+        assert fails[0].startswith(f"FAIL {broken.curl_fails}"), done.stdout
+
+
+def test_the_fix_passes(vllm_server: Servers, run_cli: Callable[..., CliOutcome]) -> None:
+    """--default-chat-template-kwargs thinking on, and verify told so: the default thinks and
+    the reasoning is separated."""
+    server = vllm_server.deployment("thinking-default-on")
+    code, document = verify(run_cli, server.url, "--thinking-default", "on")
+    assert (code, document["findings"]) == (0, [])

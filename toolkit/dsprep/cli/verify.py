@@ -76,7 +76,7 @@ def verify_summary(report: VerifyReport) -> list[str]:
 @click.option(
     "--timeout",
     "total_timeout",
-    type=click.FloatRange(1, 86400),
+    type=click.FloatRange(0.1, 86400),
     default=900.0,
     show_default=True,
     help="Seconds the whole run may take; the checks after it FAIL as not run.",

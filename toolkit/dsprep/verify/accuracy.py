@@ -9,7 +9,7 @@ from typing import Any
 from dsprep import catalogue as C
 from dsprep.verify.questions import Question, is_correct
 from dsprep.verify.rows import Figure, Outcome
-from dsprep.verify.session import DeadlineReached, RequestFailed, Session
+from dsprep.verify.session import DEADLINE_SPENT, DeadlineReached, RequestFailed, Session
 
 ANSWER_MAX_TOKENS = 16
 
@@ -29,7 +29,7 @@ def answer(session: Session, model: str, question: Question) -> tuple[str | None
     except RequestFailed as error:
         return None, error.message
     except DeadlineReached:
-        return None, "the total timeout was spent"
+        return None, DEADLINE_SPENT
     content = response.choices[0].message.content if response.choices else None
     return content or "", ""
 
@@ -40,6 +40,8 @@ def accuracy(
     name, path = "accuracy smoke", f"{session.url}/v1/chat/completions"
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         replies = list(pool.map(lambda q: answer(session, model, q), questions))
+    if any(problem == DEADLINE_SPENT for _, problem in replies):
+        raise DeadlineReached  # reported as the run's timeout, not as wrong answers
     samples: list[dict[str, Figure]] = []
     for question, (reply, problem) in zip(questions, replies, strict=True):
         samples.append(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dsprep import catalogue as C
 from dsprep.verify.reply import StreamAssembly
 from dsprep.verify.rows import Outcome
-from dsprep.verify.session import DeadlineReached, RequestFailed, Session
+from dsprep.verify.session import DEADLINE_SPENT, DeadlineReached, RequestFailed, Session
 
 PROBE_PROMPT = "Count from one to one hundred in words, separated by commas."
 PROBE_TOKENS = 64
@@ -46,19 +46,22 @@ def stream_once(session: Session, model: str) -> Sample:
         pieces = 0
         tokens: int | None = None
         assembly = StreamAssembly()
-        for chunk in chunks:
-            if chunk.choices and assembly.add(chunk.choices[0].delta.model_dump()):
-                pieces += 1
-                first = first if first is not None else time.monotonic() - begin
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
-            if time.monotonic() - begin > limit:
-                chunks.close()
-                raise RequestFailed(f"the stream did not finish within {limit:.0f} s")
+        with session.errors(limit):
+            for chunk in chunks:
+                if chunk.choices and assembly.add(chunk.choices[0].delta.model_dump()):
+                    pieces += 1
+                    first = first if first is not None else time.monotonic() - begin
+                if chunk.usage is not None:
+                    tokens = chunk.usage.completion_tokens
+                try:
+                    session.overdue(begin, limit)
+                except (DeadlineReached, RequestFailed):
+                    chunks.close()
+                    raise
     except RequestFailed as error:
         return Sample(None, time.monotonic() - begin, 0, error.message)
     except DeadlineReached:
-        return Sample(None, time.monotonic() - begin, 0, "the total timeout was spent")
+        return Sample(None, time.monotonic() - begin, 0, DEADLINE_SPENT)
     return Sample(first, time.monotonic() - begin, tokens if tokens is not None else pieces)
 
 
@@ -69,6 +72,8 @@ def latency(session: Session, model: str, concurrency: int) -> Outcome:
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         batch = list(pool.map(lambda _: stream_once(session, model), range(concurrency)))
     wall = time.monotonic() - begin
+    if any(s.error == DEADLINE_SPENT for s in [alone, *batch]):
+        raise DeadlineReached
     failed = [s for s in [alone, *batch] if s.error or not s.tokens]
     ttfts = [s.ttft for s in batch if s.ttft is not None]
     shown = {

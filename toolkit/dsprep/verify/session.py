@@ -7,6 +7,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,9 @@ class RequestFailed(Exception):
 
 class DeadlineReached(Exception):
     """The run's total timeout is spent: the remaining checks do not run."""
+
+
+DEADLINE_SPENT = "the total timeout was spent"  # a request a worker thread could not send
 
 
 def base_url(url: str) -> str:
@@ -97,22 +102,39 @@ class Session:
             ) from exc
         return status, time.monotonic() - begin
 
-    def call(self, make: Any, *args: Any, **kwargs: Any) -> Any:
-        """``make(*args, timeout=…, **kwargs)``; the client's errors become
-        :class:`RequestFailed`."""
+    def overdue(self, begin: float, limit: float) -> None:
+        """Stop a stream that has run longer than ``limit`` since ``begin``: the run's
+        deadline (:class:`DeadlineReached`) or the request's (:class:`RequestFailed`)."""
+        if time.monotonic() - begin <= limit:
+            return
+        if self.remaining() <= 0:
+            raise DeadlineReached
+        raise RequestFailed(f"the stream did not finish within {limit:.0f} s")
+
+    @contextmanager
+    def errors(self, limit: float) -> Iterator[None]:
+        """The client's errors (also those a stream raises while it is read) as
+        :class:`RequestFailed`, or :class:`DeadlineReached` once the run's time is spent."""
         import openai
 
-        limit = self.timeout()
         try:
-            return make(*args, timeout=limit, **kwargs)
+            yield
         except openai.APIStatusError as error:
             raise RequestFailed(
                 f"HTTP {error.status_code}: {_error_text(error)}", error.status_code
             ) from error
-        except openai.APITimeoutError as error:
-            raise RequestFailed(f"no answer within {limit:.0f} s") from error
-        except openai.APIConnectionError as error:
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            if self.remaining() <= 0:  # cut short by the run's deadline
+                raise DeadlineReached from error
+            if isinstance(error, openai.APITimeoutError):
+                raise RequestFailed(f"no answer within {limit:.0f} s") from error
             raise RequestFailed(f"connection failed: {error}") from error
+
+    def call(self, make: Any, *args: Any, **kwargs: Any) -> Any:
+        """``make(*args, timeout=…, **kwargs)`` under :meth:`errors`."""
+        limit = self.timeout()
+        with self.errors(limit):
+            return make(*args, timeout=limit, **kwargs)
 
 
 def _error_text(error: Any) -> str:

@@ -19,7 +19,7 @@ from dsprep import catalogue as C
 from dsprep.verify.expect import Expectation
 from dsprep.verify.reply import Reply, StreamAssembly, arguments_problem, reply_from_message
 from dsprep.verify.rows import Outcome
-from dsprep.verify.session import RequestFailed, Session
+from dsprep.verify.session import DeadlineReached, RequestFailed, Session
 
 TOOL_NAME = "get_weather"
 TOOL_SCHEMA: dict[str, Any] = {
@@ -66,12 +66,15 @@ def call_tool(session: Session, model: str, *, stream: bool, keep_special: bool)
     begin = time.monotonic()
     chunks = session.call(client.chat.completions.create, stream=True, **body)
     assembly = StreamAssembly()
-    for chunk in chunks:
-        if chunk.choices:
-            assembly.add(chunk.choices[0].delta.model_dump())
-        if time.monotonic() - begin > limit:
-            chunks.close()
-            raise RequestFailed(f"the stream did not finish within {limit:.0f} s")
+    with session.errors(limit):
+        for chunk in chunks:
+            if chunk.choices:
+                assembly.add(chunk.choices[0].delta.model_dump())
+            try:
+                session.overdue(begin, limit)
+            except (DeadlineReached, RequestFailed):
+                chunks.close()
+                raise
     return assembly.reply()
 
 
