@@ -29,6 +29,7 @@ class Area(str, Enum):
     WEIGHTS = "weights"  # fetch, check, dsprep-check-quant, dsprep-check-index
     TEMPLATE = "template"  # template, render, dsprep-check-template
     LAUNCH = "launch"  # emit-launch, plan, dsprep-check-cluster
+    K8S = "k8s"  # emit-launch --target k8s: what the manifest cannot express
     DEMO = "demo"
     DIAGNOSE = "diagnose"  # diagnose: failures read from the logs of a failed start
     OPS = "ops"  # up, down, status, logs
@@ -40,6 +41,7 @@ AREA_TITLES = {
     Area.WEIGHTS: "weights (`fetch`, `check`, `dsprep-check-quant`, `dsprep-check-index`)",
     Area.TEMPLATE: "chat template (`template`, `render`, `dsprep-check-template`)",
     Area.LAUNCH: "launch (`emit-launch`, `plan`, `dsprep-check-cluster`)",
+    Area.K8S: "Kubernetes target (`emit-launch --target k8s`)",
     Area.DEMO: "demo",
     Area.DIAGNOSE: "logs of a failed start (`diagnose`)",
     Area.OPS: "operating a cluster (`up`, `down`, `status`, `logs`)",
@@ -1095,7 +1097,7 @@ TEMPLATE_RENDER = _kind(
 )
 K8S_NODES_DIFFER = _kind(
     "k8s-nodes-differ",
-    L,
+    Area.K8S,
     ERROR,
     "emit-launch --target k8s: the nodes differ in nic or NPU count, which one"
     " LeaderWorkerSet pod template cannot express",
@@ -1103,7 +1105,7 @@ K8S_NODES_DIFFER = _kind(
 )
 K8S_MODEL_VOLUME_MISSING = _kind(
     "k8s-model-volume-missing",
-    L,
+    Area.K8S,
     ERROR,
     "emit-launch --target k8s: neither kubernetes.model_volume nor a container.mounts entry"
     " says where the weights are",
