@@ -75,38 +75,20 @@ def rc0_node(dp: int, weights: str, available: int) -> list[str]:
     lines = []
     for tp, taken in ((0, weights), (5, "44.9100")):
         worker = f"Worker_DP{dp}_TP{tp}_EP{dp * 8 + tp}"
-        lines.append(
-            process(
-                f"EngineCore_DP{dp}",
-                800 + dp,
-                process(
-                    worker,
-                    900 + tp,
-                    vllm_line(
-                        "INFO",
-                        "08-14 11:50:01",
-                        "model_runner_v1.py:2661",
-                        f"Loading model weights took {float(taken):.4f} GB",
-                    ),
-                ),
-            )
-        )
-        lines.append(
-            process(
-                f"EngineCore_DP{dp}",
-                800 + dp,
-                process(
-                    worker,
-                    900 + tp,
-                    vllm_line(
-                        "INFO",
-                        "08-14 11:52:01",
-                        "worker_v1.py:235",
-                        f"Available memory: {available + tp}, total memory: {total}",
-                    ),
-                ),
-            )
-        )
+        for when, where, text in (
+            (
+                "08-14 11:50:01",
+                "model_runner_v1.py:2661",
+                f"Loading model weights took {float(taken):.4f} GB",
+            ),
+            (
+                "08-14 11:52:01",
+                "worker_v1.py:235",
+                f"Available memory: {available + tp}, total memory: {total}",
+            ),
+        ):
+            line = vllm_line("INFO", when, where, text)
+            lines.append(process(f"EngineCore_DP{dp}", 800 + dp, process(worker, 900 + tp, line)))
     engine = f"EngineCore_DP{dp}"
     lines.append(
         process(
