@@ -79,7 +79,7 @@ def test_json_document_lists_written_files(
     assert document["data"]["profile"] == "v0.11.0rc0"
     assert [f["code"] for f in document["findings"]] == [
         "npu-ips-not-set",
-        "memory-concurrency-limited",  # a warning: the scripts are still written
+        "memory-tight",  # a warning: the scripts are still written
     ]
 
 
@@ -115,7 +115,11 @@ def test_plan_md_has_topology_commands_findings_and_memory(
     assert "`graph-batch-size-dropped`" in plan
     assert "`VLLM_USE_V1=1`: --headless needs the V1 engine" in plan
     assert "vllm serve /opt/data/weights/Deepseek/DeepSeek-V3.1-w8a8 --host 0.0.0.0" in plan
-    assert "STARTS, BUT NOT AT FULL CONCURRENCY: " in plan and "at most 6 of them" in plan
+    assert "FITS: 0.01 GiB headroom per NPU" in plan
+    assert (
+        "| load: MLA's bf16 W_UK_T/W_UV copies of kv_b_proj (61 layers) | 255852544 | 0.24 |"
+        in plan
+    )
 
 
 def test_help_shows_an_example(run_cli: Callable[..., CliOutcome]) -> None:
@@ -174,4 +178,4 @@ def test_readme_cluster_example_is_valid(tmp_path: Path) -> None:
     cluster.write_text(block[: block.index("```")], encoding="utf-8")
     outcome = validate(cluster)
     assert outcome.cluster is not None, outcome.findings
-    assert [f.code for f in outcome.findings] == ["npu-ips-not-set", "memory-concurrency-limited"]
+    assert [f.code for f in outcome.findings] == ["npu-ips-not-set", "memory-tight"]

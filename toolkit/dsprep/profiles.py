@@ -346,6 +346,37 @@ class Chat(_Section, frozen=True, kw_only=True):
     parts_for_any_content_loop: bool
 
 
+class SharedExpertsWhole(_Data, frozen=True, kw_only=True):
+    """When the release holds every shared expert whole on each TP rank instead of split
+    over TP (FlashComm1 / shared-expert data parallelism): any of these env variables set
+    to a non-zero integer, or any of these additional-config keys true."""
+
+    env: list[str]
+    additional_config: list[str]
+
+
+class Memory(_Section, frozen=True, kw_only=True):
+    """What the release's load keeps on each NPU beside the checkpoint's tensors as they
+    are sharded, so inside "Loading model weights took …" (torch's allocated bytes around
+    get_model + the drafter's load_model):
+
+    * ``kv_b_copies``: MLA keeps bf16 ``W_UK_T`` / ``W_UV`` copies of each layer's
+      kv_b_proj shard (kv_b_proj itself stays);
+    * ``rope_tables``: how many (positions × rope dim) tables the YaRN rotary embedding
+      registers on the device (one instance for every layer);
+    * ``drafter_shares``: MTP roles the drafter takes from the target and frees its own
+      copy of; ``drafter_shares_if_equal``: the same, only when the two tensors are equal
+      (a data comparison dsprep does not make: the plan counts them kept);
+    * ``shared_experts_whole``: see :class:`SharedExpertsWhole`.
+    """
+
+    kv_b_copies: bool
+    rope_tables: int
+    drafter_shares: list[str]
+    drafter_shares_if_equal: list[str]
+    shared_experts_whole: SharedExpertsWhole
+
+
 class Release(_Section, frozen=True, kw_only=True):
     vllm_ascend: str  # the pip version whose source the facts were read from
     vllm: str  # the vLLM the image carries
@@ -362,6 +393,7 @@ class Profile(_Data, frozen=True, kw_only=True):
     launch: Launch
     weights: Weights
     chat: Chat
+    memory: Memory
 
     def matches(self, tag: str) -> bool:
         """The tag itself or one of its variants (``v0.11.0rc0-a3-openeuler``)."""
@@ -373,6 +405,7 @@ class Profile(_Data, frozen=True, kw_only=True):
             "launch": self.launch,
             "weights": self.weights,
             "chat": self.chat,
+            "memory": self.memory,
         }
 
 

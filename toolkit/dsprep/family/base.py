@@ -106,6 +106,11 @@ class ModelFamily(msgspec.Struct, frozen=True, eq=False):
     fp8_layout: Callable[[Architecture], list[TensorSpec]]
     kv_bytes_per_token: Callable[[Architecture, int, int], int]  # (arch, layers, dtype bytes)
     kv_formula: str  # how kv_bytes_per_token counts, for the memory plan's text
+    # what a release's load adds beside the checkpoint (the profiles' ``memory`` section says
+    # which): MLA's bf16 W_UK_T/W_UV copies per NPU for (arch, tp, attention layers), and
+    # one rotary (positions × rope dim) bf16 table
+    absorbed_kv_b_bytes: Callable[[Architecture, int, int], int]
+    rope_table_bytes: Callable[[Architecture], int]
     fp8_shard_name: re.Pattern[str]  # how the FP8 original names its shards
     w8a8_repos: tuple[str, ...]  # ModelScope repos of Ascend W8A8 conversions
     mtp_markers: tuple[str, ...]  # tensor name tails that only the MTP layer has

@@ -247,6 +247,22 @@ def kv_bytes_per_token(arch: Architecture, layers: int, dtype_bytes: int) -> int
     return (arch.kv_lora_rank + arch.qk_rope_head_dim) * layers * dtype_bytes
 
 
+def absorbed_kv_b_bytes(arch: Architecture, tp: int, layers: int) -> int:
+    """MLA's W_UK_T and W_UV: each layer's kv_b_proj shard (num_heads / tp heads ×
+    kv_lora_rank × (qk_nope_head_dim + v_head_dim)) again, as bf16, whatever kv_b_proj's
+    own dtype."""
+    assert isinstance(arch, DeepseekV3Architecture)
+    heads = -(-arch.num_attention_heads // tp)
+    return layers * heads * arch.kv_lora_rank * (arch.qk_nope_head_dim + arch.v_head_dim) * 2
+
+
+def rope_table_bytes(arch: Architecture) -> int:
+    """One YaRN table: max_position_embeddings (original × factor, 4096 × 40 for V3.1)
+    positions × qk_rope_head_dim, bf16."""
+    assert isinstance(arch, DeepseekV3Architecture)
+    return arch.max_position_embeddings * arch.qk_rope_head_dim * 2
+
+
 DEEPSEEK_V3 = ModelFamily(
     name="deepseek_v3",
     title="DeepSeek-V3/V3.1 (DeepseekV3ForCausalLM)",
@@ -275,6 +291,8 @@ DEEPSEEK_V3 = ModelFamily(
     fp8_layout=fp8_layout,
     kv_bytes_per_token=kv_bytes_per_token,
     kv_formula="MLA: (kv_lora_rank + qk_rope_head_dim) values per token and layer",
+    absorbed_kv_b_bytes=absorbed_kv_b_bytes,
+    rope_table_bytes=rope_table_bytes,
     fp8_shard_name=re.compile(r"^model-\d+-of-\d+\.safetensors$"),
     w8a8_repos=("Eco-Tech/DeepSeek-V3.1-w8a8-mtp-QuaRot", "vllm-ascend/DeepSeek-V3.1-W8A8"),
     mtp_markers=("eh_proj.weight", "enorm.weight", "hnorm.weight"),

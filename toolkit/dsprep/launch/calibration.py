@@ -1,6 +1,7 @@
 """The plan beside what vLLM logged (``dsprep plan --from-log``): per node, the figures
 the release printed at start against the plan's, and what they imply for the next plan
-(the load overhead and the activation + non-torch reserve the release really took)."""
+(what of the weights as loaded the plan's items do not account for, and the activation +
+non-torch reserve the release really took)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def _gib(value: float | None) -> str:
     return "—" if value is None else f"{value / GIB:.2f} GiB"
 
 
+def _signed_gib(value: float) -> str:
+    return f"{value / GIB:+.2f} GiB"
+
+
 def _tokens(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
@@ -39,14 +44,14 @@ def _times(value: float | None) -> str:
 
 def implied(node: NodeFigures, plan: MemoryPlan, cluster: Cluster) -> dict[str, float | None]:
     """What the node's figures say the plan's estimates should have been."""
-    overhead = None
-    if node.weights is not None and plan.weight_bytes_per_npu:
-        overhead = node.weights / plan.weight_bytes_per_npu - 1
+    remainder = None
+    if node.weights is not None:
+        remainder = node.weights - plan.loaded_weight_bytes
     reserve = None
     total = node.torch_total
     if node.weights is not None and node.available_kv is not None and total is not None:
         reserve = total * cluster.gpu_memory_utilization - node.weights - node.available_kv
-    return {"load_overhead": overhead, "reserve": reserve}
+    return {"weights_remainder": remainder, "reserve": reserve}
 
 
 def comparison_lines(plan: MemoryPlan, cluster: Cluster, nodes: list[NodeFigures]) -> list[str]:
@@ -73,10 +78,12 @@ def comparison_lines(plan: MemoryPlan, cluster: Cluster, nodes: list[NodeFigures
     for node in nodes:
         found = implied(node, plan, cluster)
         parts = []
-        planned_overhead = plan.load_overhead_bytes / max(plan.weight_bytes_per_npu, 1)
-        if found["load_overhead"] is not None:
+        remainder = found["weights_remainder"]
+        if remainder is not None:
+            share = remainder / max(plan.loaded_weight_bytes, 1)
             parts.append(
-                f"load overhead {found['load_overhead']:.2%} (plan: {planned_overhead:.2%})"
+                f"weights {_signed_gib(remainder)} ({share:+.2%}) beside the plan's itemised"
+                f" {_gib(plan.loaded_weight_bytes)}"
             )
         if found["reserve"] is not None:
             parts.append(

@@ -26,7 +26,10 @@ activation peak + non-torch`` and the KV cache gets the rest. The weights as loa
 what the release logs as ``Loading model weights took <x> GB``: torch's allocated bytes
 after the load minus before, divided by 2**30 (so GiB, whatever the label says;
 vllm-ascend==0.11.0rc0 vllm_ascend/worker/model_runner_v1.py:2629-2662 with
-vllm_ascend/platform.py:339-343, ``torch.npu.max_memory_allocated`` after a peak reset).
+vllm_ascend/platform.py:339-343, ``torch.npu.max_memory_allocated`` after a peak reset;
+vllm-ascend==0.18.0 model_runner_v1.py:2564-2592 with platform.py:611-613). Temporaries of
+the load are freed before it is read, so only what stays counts: the checkpoint's tensors as
+sharded plus the profile's ``memory`` items (:func:`dsprep.launch.plan.load_items`).
 """
 
 from __future__ import annotations
@@ -67,12 +70,6 @@ DEVICES["910B4"] = DeviceMemory(
     "60.96 GiB (run `dsprep plan --from-log` on a 910B4 log to replace it)",
 )
 
-# Torch allocations the load makes beyond the checkpoint's bytes (fp32 copies of the W8A8
-# scales, buffers the model and the MTP drafter build, format casts), as a fraction of the
-# weight bytes per NPU. Calibrated on one report: DeepSeek-V3.1 W8A8 with MTP on 2 × A2,
-# DP 2 × TP 8, "Loading model weights took 44.93 GB" per NPU (vllm-ascend#8568, as quoted in
-# dsprep issue 12) against 42.70 GiB from the model's W8A8 layout: 44.93 / 42.70 − 1.
-LOAD_OVERHEAD = 0.0523
 # Activation peak of the profile run plus non-torch memory (HCCL buffers, ACL context): an
 # estimate until a log gives the release's own figure (`dsprep plan --from-log`).
 RUNTIME_RESERVE = 4 * GIB

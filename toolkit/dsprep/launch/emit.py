@@ -79,7 +79,7 @@ def validate_loaded(loaded: Loaded, model_dir: Path | None = None) -> Validation
         outcome.findings.extend(profile_check(cluster, profile))
     if model_dir is not None:
         outcome.findings.extend(check_template_default(cluster, model_dir))
-    outcome.plan = memory_plan(cluster, model_dir)
+    outcome.plan = memory_plan(cluster, profile, model_dir)
     outcome.weights = manifest_weights(model_dir)
     outcome.findings.extend(plan_findings(outcome.plan, cluster))
     return outcome

@@ -8,7 +8,8 @@ config.json's architecture (or the published one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +31,17 @@ class WeightBytes:
     replicated: int  # every NPU holds a full copy (norms, router, q_a/kv_a projections)
     source: str  # "headers" | "config" | "builtin"
     shards: int = 0
+    # the same bytes by family role, then placement (what the release's load treats apart:
+    # shared experts held whole, MTP tensors the drafter takes from the target)
+    roles: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def role_bytes(self, role: str, tp: int, ep: int) -> int:
+        """One role's bytes on one NPU, each placement split its way."""
+        divisor = {Placement.EXPERT.value: ep, Placement.SHARDED.value: tp}
+        return sum(
+            -(-size // divisor.get(placement, 1))
+            for placement, size in self.roles.get(role, {}).items()
+        )
 
 
 @dataclass(frozen=True)
@@ -64,15 +76,31 @@ def read_model(model_dir: Path | None) -> tuple[ModelShape, ModelDir | None]:
     return ModelShape(family, family.from_config(document, shown), "config"), model
 
 
-def _totals(
-    names: list[str], sizes: list[int], shape: ModelShape, mtp: bool
-) -> dict[Placement, int]:
-    totals = dict.fromkeys(Placement, 0)
+Totals = dict[str, dict[str, int]]  # role -> placement -> bytes
+
+
+def _add(totals: Totals, names: list[str], sizes: list[int], shape: ModelShape, mtp: bool) -> None:
     family, arch = shape.family, shape.arch
     for name, size in zip(names, sizes, strict=True):
         if mtp or not family.is_mtp(name, arch):  # the MTP layer loads with the draft only
-            totals[family.placement(name, arch)] += size
-    return totals
+            by_placement = totals[family.role(name, arch).value]
+            placement = family.placement(name, arch).value
+            by_placement[placement] = by_placement.get(placement, 0) + size
+
+
+def _weight_bytes(totals: Totals, source: str, shards: int = 0) -> WeightBytes:
+    placed = dict.fromkeys(Placement, 0)
+    for by_placement in totals.values():
+        for placement, size in by_placement.items():
+            placed[Placement(placement)] += size
+    return WeightBytes(
+        placed[Placement.EXPERT],
+        placed[Placement.SHARDED],
+        placed[Placement.REPLICATED],
+        source,
+        shards,
+        {role: dict(by_placement) for role, by_placement in sorted(totals.items())},
+    )
 
 
 def weights_from_headers(model: ModelDir, shape: ModelShape, mtp: bool) -> WeightBytes | None:
@@ -80,12 +108,10 @@ def weights_from_headers(model: ModelDir, shape: ModelShape, mtp: bool) -> Weigh
     shards = [n for n in model.entries() if n.endswith(".safetensors")]
     if not shards:
         return None
-    totals = dict.fromkeys(Placement, 0)
+    totals: Totals = defaultdict(dict)
 
     def add(chunk: Chunk) -> None:
-        sizes = [i.nbytes for i in chunk.infos]
-        for placement, size in _totals(chunk.names, sizes, shape, mtp).items():
-            totals[placement] += size
+        _add(totals, chunk.names, [i.nbytes for i in chunk.infos], shape, mtp)
 
     for name in shards:
         try:
@@ -95,29 +121,23 @@ def weights_from_headers(model: ModelDir, shape: ModelShape, mtp: bool) -> Weigh
             raise InputError(
                 message, hint="run `dsprep check` on the model folder", path=model.display(name)
             ) from exc
-    return WeightBytes(
-        totals[Placement.EXPERT],
-        totals[Placement.SHARDED],
-        totals[Placement.REPLICATED],
-        "headers",
-        len(shards),
-    )
+    return _weight_bytes(totals, "headers", len(shards))
 
 
 @cache
-def _layout_totals(family: ModelFamily, arch: Architecture, mtp: bool) -> dict[Placement, int]:
+def _layout_totals(family: ModelFamily, arch: Architecture, mtp: bool) -> Totals:
     specs = family.w8a8_layout(arch)
-    return _totals(
-        [s.name for s in specs], [s.nbytes for s in specs], ModelShape(family, arch, ""), mtp
+    totals: Totals = defaultdict(dict)
+    _add(
+        totals,
+        [s.name for s in specs],
+        [s.nbytes for s in specs],
+        ModelShape(family, arch, ""),
+        mtp,
     )
+    return dict(totals)
 
 
 def weights_from_layout(shape: ModelShape, mtp: bool) -> WeightBytes:
     """The family's W8A8 layout of the architecture, summed (no shard needed)."""
-    totals = _layout_totals(shape.family, shape.arch, mtp)
-    return WeightBytes(
-        totals[Placement.EXPERT],
-        totals[Placement.SHARDED],
-        totals[Placement.REPLICATED],
-        shape.source,
-    )
+    return _weight_bytes(_layout_totals(shape.family, shape.arch, mtp), shape.source)

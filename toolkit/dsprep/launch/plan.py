@@ -2,6 +2,11 @@
 max_num_seqs × max_model_len + a runtime reserve, against the memory torch sees on the NPU ×
 gpu_memory_utilization (:mod:`dsprep.launch.device_memory` states the release's model).
 
+The weights as loaded are the checkpoint's bytes as the release shards them plus what its
+load keeps beside them, item by item from the profile's ``memory`` section (MLA's bf16
+W_UK_T/W_UV copies, the rotary tables, shared experts held whole under FlashComm1 /
+shared-expert DP) minus what the MTP drafter takes from the target and frees.
+
 KV per token (MLA) = (kv_lora_rank + qk_rope_head_dim) × layers × dtype bytes; it is not
 split by TP (one latent head), and each DP rank holds the KV of its own max_num_seqs.
 
@@ -19,16 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from dsprep import catalogue as C
+from dsprep.family.base import Role
 from dsprep.findings import Finding
+from dsprep.launch.argv import node_env
 from dsprep.launch.cluster import Cluster
-from dsprep.launch.device_memory import DEVICES, GIB, LOAD_OVERHEAD, RUNTIME_RESERVE
+from dsprep.launch.device_memory import DEVICES, GIB, RUNTIME_RESERVE
 from dsprep.launch.footprint import (
+    ModelShape,
     WeightBytes,
     read_model,
     weights_from_headers,
     weights_from_layout,
 )
 from dsprep.launch.rules import finding
+from dsprep.profiles import Profile
 
 BLOCK_SIZE = 128  # vllm-ascend's KV block: a sequence's KV is rounded up to whole blocks
 TIGHT_FRACTION = 0.05  # headroom below 5 % of the budget is a warning
@@ -43,6 +52,16 @@ def _ceil_div(total: int, parts: int) -> int:
 
 
 @dataclass(frozen=True)
+class LoadItem:
+    """One thing the release's load keeps (or frees) per NPU beside the checkpoint's tensors
+    as sharded; ``source`` is the profile's citation."""
+
+    label: str
+    bytes: int  # negative: a checkpoint tensor the load frees again
+    source: str
+
+
+@dataclass(frozen=True)
 class MemoryPlan:
     device: str
     hbm_bytes: int
@@ -52,7 +71,8 @@ class MemoryPlan:
     ep_size: int
     tp: int
     weight_bytes_per_npu: int  # the checkpoint's bytes on one NPU
-    load_overhead_bytes: int  # torch allocations of the load beyond them (calibrated)
+    load_items: tuple[LoadItem, ...]  # what the load keeps or frees beside them
+    maybe_freed_bytes: int  # freed too when the drafter's tensors equal the target's
     kv_dtype_bytes: int
     kv_layers: int
     kv_bytes_per_token: int
@@ -67,7 +87,7 @@ class MemoryPlan:
     @property
     def loaded_weight_bytes(self) -> int:
         """What the release logs as "Loading model weights took …" (in bytes)."""
-        return self.weight_bytes_per_npu + self.load_overhead_bytes
+        return self.weight_bytes_per_npu + sum(item.bytes for item in self.load_items)
 
     @property
     def used_bytes(self) -> int:
@@ -100,7 +120,78 @@ class MemoryPlan:
         return document
 
 
-def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
+def _source(profile: Profile, fact: str) -> str:
+    cited = profile.memory.sources[fact]
+    return "; ".join(cited) if isinstance(cited, list) else str(cited)
+
+
+def shared_experts_whole_by(cluster: Cluster, profile: Profile) -> str | None:
+    """The launch setting that makes the release hold every shared expert whole on each TP
+    rank (None: they are split over TP as usual)."""
+    rule = profile.memory.shared_experts_whole
+    env = dict(node_env(cluster, profile, cluster.nodes[0]))
+    for name in rule.env:
+        value = env.get(name, "0").strip()
+        if value.lstrip("+-").isdigit() and int(value) != 0:
+            return f"env {name}={value}"
+    for key in rule.additional_config:
+        if cluster.additional_config.get(key) is True:
+            return f"additional_config.{key}: true"
+    return None
+
+
+def load_items(
+    cluster: Cluster, profile: Profile, shape: ModelShape, weights: WeightBytes, ep: int
+) -> tuple[list[LoadItem], int]:
+    """What the release's load adds or frees per NPU, and what it may free besides (the
+    drafter's tensors it shares only when they equal the target's)."""
+    memory, family, arch, tp = profile.memory, shape.family, shape.arch, cluster.tp
+    items: list[LoadItem] = []
+    layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
+    if memory.kv_b_copies:
+        items.append(
+            LoadItem(
+                f"MLA's bf16 W_UK_T/W_UV copies of kv_b_proj ({layers} layers)",
+                family.absorbed_kv_b_bytes(arch, tp, layers),
+                _source(profile, "kv_b_copies"),
+            )
+        )
+    if memory.rope_tables:
+        items.append(
+            LoadItem(
+                f"rotary tables ({memory.rope_tables} × positions × rope dim, bf16)",
+                memory.rope_tables * family.rope_table_bytes(arch),
+                _source(profile, "rope_tables"),
+            )
+        )
+    setting = shared_experts_whole_by(cluster, profile)
+    if setting is not None:
+        shared = Role.SHARED_EXPERT.value
+        whole = weights.role_bytes(shared, 1, ep)
+        items.append(
+            LoadItem(
+                f"shared experts held whole on every TP rank ({setting})",
+                whole - weights.role_bytes(shared, tp, ep),
+                _source(profile, "shared_experts_whole"),
+            )
+        )
+    maybe = 0
+    if cluster.mtp:
+        for role in memory.drafter_shares:
+            freed = weights.role_bytes(role, tp, ep)
+            if freed:
+                items.append(
+                    LoadItem(
+                        f"the drafter's {role} freed (it takes the target's)",
+                        -freed,
+                        _source(profile, "drafter_shares"),
+                    )
+                )
+        maybe = sum(weights.role_bytes(r, tp, ep) for r in memory.drafter_shares_if_equal)
+    return items, maybe
+
+
+def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = None) -> MemoryPlan:
     shape, model = read_model(model_dir)
     arch = shape.arch
     weights: WeightBytes | None = None
@@ -111,6 +202,8 @@ def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
     ep_size = cluster.tp * cluster.dp if cluster.expert_parallel else cluster.tp
     per_npu = _ceil_div(weights.routed_experts, ep_size) + _ceil_div(weights.sharded, cluster.tp)
     per_npu += weights.replicated
+    items, maybe_freed = load_items(cluster, profile, shape, weights, ep_size)
+    loaded = per_npu + sum(item.bytes for item in items)
     kv_dtype = 1 if str(cluster.additional_config.get("kv_cache_dtype", "")) == "int8" else 2
     kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
     per_token = shape.family.kv_bytes_per_token(arch, kv_layers, kv_dtype)
@@ -118,8 +211,7 @@ def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
     kv = cluster.max_num_seqs * tokens * per_token
     device = DEVICES[cluster.device]
     budget = int(device.torch_total_bytes * cluster.gpu_memory_utilization)
-    overhead = int(per_npu * LOAD_OVERHEAD)
-    free_for_kv = budget - per_npu - overhead - RUNTIME_RESERVE
+    free_for_kv = budget - loaded - RUNTIME_RESERVE
     len_fit = 0
     seqs_fit = 0
     if free_for_kv > 0:
@@ -134,7 +226,8 @@ def memory_plan(cluster: Cluster, model_dir: Path | None = None) -> MemoryPlan:
         ep_size=ep_size,
         tp=cluster.tp,
         weight_bytes_per_npu=per_npu,
-        load_overhead_bytes=overhead,
+        load_items=tuple(items),
+        maybe_freed_bytes=maybe_freed,
         kv_dtype_bytes=kv_dtype,
         kv_layers=kv_layers,
         kv_bytes_per_token=per_token,
@@ -167,9 +260,9 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
         "|---|---:|---:|",
         _row(f"routed experts / EP {plan.ep_size}", experts),
         _row(f"other weights / TP {plan.tp} + replicated", plan.weight_bytes_per_npu - experts),
+        *(_row(f"load: {item.label}", item.bytes) for item in plan.load_items),
         _row(
-            f"load overhead ({LOAD_OVERHEAD:.2%} of the weights, calibrated)",
-            plan.load_overhead_bytes,
+            '**weights as loaded** (vLLM\'s "Loading model weights took")', plan.loaded_weight_bytes
         ),
         _row(
             f"KV cache: {cluster.max_num_seqs} seqs × {plan.tokens_per_seq} tokens ×"
@@ -189,6 +282,13 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
         f" {cluster.max_model_len} rounds up to {plan.tokens_per_seq} ({BLOCK_SIZE}-token blocks).",
         "",
     ]
+    if plan.maybe_freed_bytes:
+        lines[-1:-1] = [
+            "",
+            f"The release also frees the drafter's copy of a tensor equal to the target's"
+            f" (it compares the data; the plan counts it kept): up to {gib(plan.maybe_freed_bytes)}"
+            " less per NPU.",
+        ]
     if plan.fits:
         share = plan.headroom_bytes / plan.budget_bytes
         lines.append(
