@@ -192,3 +192,20 @@ def test_more_sequences_than_fit_start_with_fewer(
     outcome = run_cli("plan", str(write_cluster(tmp_path, document)), "--format", "json")
     assert outcome.exit_code == 1
     assert outcome.json()["data"]["memory"]["starts"] is False
+
+
+def test_the_reserve_names_what_hccl_takes_of_it(tmp_path: Path) -> None:
+    """CANN: each HCCL communicator occupies 2 × HCCL_BUFFSIZE (MB) outside torch; the
+    manual's 1024 makes two of them fill the 4 GiB estimate, and the plan says so."""
+    from dsprep.launch.plan import plan_lines
+
+    plan, cluster = plan_for(tmp_path, example_document())
+    assert plan.hccl_per_communicator_bytes == 2 * 1024 * 1024**2
+    text = "\n".join(plan_lines(plan, cluster))
+    assert "2 × HCCL_BUFFSIZE = 2.00 GiB per communicator" in text
+    assert "two would fill the 4.00 GiB reserve estimate" in text
+    document = example_document()
+    document["env"] = {"HCCL_BUFFSIZE": "200"}
+    plan, cluster = plan_for(tmp_path, document)
+    assert plan.hccl_per_communicator_bytes == 400 * 1024**2
+    assert "two would fill" not in "\n".join(plan_lines(plan, cluster))

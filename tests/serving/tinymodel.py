@@ -37,7 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dsprep.demo.checkpoint import CheckpointSpec, config_document
 from dsprep.demo.tokenizer import build_tokenizer, tokenizer_config
+from dsprep.family.deepseek_v3 import DeepseekV3Architecture
 from dsprep.template.build import build_template
 from dsprep.template.tokens import (
     CHAT_TOKENS,
@@ -406,42 +408,31 @@ def build_model(
 
 
 def _config(vocab_size: int, heads: int, intermediate: int) -> dict[str, Any]:
+    """The demo checkpoint's DeepseekV3 config.json with the tiny served shape: one dense MLA
+    layer without q_lora, no MTP, float32, no rope scaling."""
+    arch = DeepseekV3Architecture(
+        num_hidden_layers=1,
+        num_nextn_predict_layers=0,
+        first_k_dense_replace=1,
+        hidden_size=HIDDEN,
+        intermediate_size=intermediate,
+        moe_intermediate_size=64,
+        n_routed_experts=4,
+        n_shared_experts=1,
+        num_experts_per_tok=2,
+        num_attention_heads=heads,
+        kv_lora_rank=LATENT,
+        qk_nope_head_dim=NOPE,
+        qk_rope_head_dim=ROPE,
+        v_head_dim=V_HEAD,
+        vocab_size=vocab_size,
+        max_position_embeddings=4096,
+    )
     return {
-        "architectures": ["DeepseekV3ForCausalLM"],
-        "model_type": "deepseek_v3",
-        "vocab_size": vocab_size,
-        "hidden_size": HIDDEN,
-        "intermediate_size": intermediate,
-        "moe_intermediate_size": 64,
-        "num_hidden_layers": 1,
-        "first_k_dense_replace": 1,
-        "n_routed_experts": 4,
-        "n_shared_experts": 1,
-        "num_experts_per_tok": 2,
-        "moe_layer_freq": 1,
-        "n_group": 1,
-        "topk_group": 1,
-        "topk_method": "noaux_tc",
-        "scoring_func": "sigmoid",
-        "norm_topk_prob": True,
-        "routed_scaling_factor": 1.0,
-        "num_nextn_predict_layers": 0,
-        "num_attention_heads": heads,
-        "num_key_value_heads": heads,
+        **config_document(CheckpointSpec(arch=arch)),
         "q_lora_rank": None,
-        "kv_lora_rank": LATENT,
-        "qk_nope_head_dim": NOPE,
-        "qk_rope_head_dim": ROPE,
-        "v_head_dim": V_HEAD,
-        "max_position_embeddings": 4096,
-        "rms_norm_eps": 1e-6,
-        "rope_theta": 10000,
+        "routed_scaling_factor": 1.0,
         "rope_scaling": None,
-        "hidden_act": "silu",
         "attention_bias": False,
-        "tie_word_embeddings": False,
-        "bos_token_id": 0,
-        "eos_token_id": 1,
         "torch_dtype": "float32",
-        "use_cache": True,
     }

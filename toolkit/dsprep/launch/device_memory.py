@@ -73,3 +73,14 @@ DEVICES["910B4"] = DeviceMemory(
 # Activation peak of the profile run plus non-torch memory (HCCL buffers, ACL context): an
 # estimate until a log gives the release's own figure (`dsprep plan --from-log`).
 RUNTIME_RESERVE = 4 * GIB
+# HCCL's own buffers are part of the non-torch memory: "Each communicator occupies 2 ×
+# HCCL_BUFFSIZE memory" (MB, default 200), CANN's HCCL_BUFFSIZE reference:
+# https://www.hiascend.com/document/detail/en/canncommercial/800/apiref/envvar/envref_07_0080.html
+HCCL_BUFFSIZE_DEFAULT_MB = 200
+
+
+def hccl_bytes_per_communicator(buffsize_mb: str | None) -> int:
+    """2 × HCCL_BUFFSIZE (MB) in bytes; the default when unset or not an integer."""
+    value = (buffsize_mb or "").strip()
+    size = int(value) if value.isdigit() and int(value) >= 1 else HCCL_BUFFSIZE_DEFAULT_MB
+    return 2 * size * 1024**2

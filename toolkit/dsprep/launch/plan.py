@@ -28,7 +28,12 @@ from dsprep.family.base import Role
 from dsprep.findings import Finding
 from dsprep.launch.argv import node_env
 from dsprep.launch.cluster import Cluster
-from dsprep.launch.device_memory import DEVICES, GIB, RUNTIME_RESERVE
+from dsprep.launch.device_memory import (
+    DEVICES,
+    GIB,
+    RUNTIME_RESERVE,
+    hccl_bytes_per_communicator,
+)
 from dsprep.launch.footprint import (
     ModelShape,
     WeightBytes,
@@ -79,6 +84,7 @@ class MemoryPlan:
     tokens_per_seq: int  # max_model_len rounded up to whole blocks
     kv_bytes_per_npu: int
     reserve_bytes: int
+    hccl_per_communicator_bytes: int  # 2 × HCCL_BUFFSIZE: taken from the reserve per communicator
     max_model_len_fit: int  # largest max_model_len at this max_num_seqs (0: none)
     max_num_seqs_fit: int  # largest max_num_seqs at this max_model_len (0: none)
     max_position_embeddings: int
@@ -234,6 +240,9 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
         tokens_per_seq=tokens,
         kv_bytes_per_npu=kv,
         reserve_bytes=RUNTIME_RESERVE,
+        hccl_per_communicator_bytes=hccl_bytes_per_communicator(
+            dict(node_env(cluster, profile, cluster.nodes[0])).get("HCCL_BUFFSIZE")
+        ),
         max_model_len_fit=min(len_fit, arch.max_position_embeddings),
         max_num_seqs_fit=seqs_fit,
         max_position_embeddings=arch.max_position_embeddings,
@@ -269,7 +278,11 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
             f" {plan.kv_bytes_per_token} B",
             plan.kv_bytes_per_npu,
         ),
-        _row("activation peak + non-torch (estimate)", plan.reserve_bytes),
+        _row(
+            "activation peak + non-torch (estimate; HCCL's buffers are in it, 2 × HCCL_BUFFSIZE ="
+            f" {gib(plan.hccl_per_communicator_bytes)} per communicator)",
+            plan.reserve_bytes,
+        ),
         _row("**total**", plan.used_bytes),
         _row(
             f"budget: {plan.device} as torch sees it {gib(plan.torch_total_bytes)} (of"
@@ -282,6 +295,14 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
         f" {cluster.max_model_len} rounds up to {plan.tokens_per_seq} ({BLOCK_SIZE}-token blocks).",
         "",
     ]
+    if 2 * plan.hccl_per_communicator_bytes >= plan.reserve_bytes:
+        lines[-1:-1] = [
+            "",
+            f"HCCL_BUFFSIZE here makes each HCCL communicator take"
+            f" {gib(plan.hccl_per_communicator_bytes)} outside torch: two would fill the"
+            f" {gib(plan.reserve_bytes)} reserve estimate before any activation; lower"
+            " HCCL_BUFFSIZE (env) or check the reserve with `dsprep plan --from-log`.",
+        ]
     if plan.maybe_freed_bytes:
         lines[-1:-1] = [
             "",
