@@ -309,3 +309,23 @@ def test_every_release_example_emits_shellcheck_clean_scripts(tmp_path: Path, ru
         check=False,
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_a_start_s_figures_are_flagged_when_the_release_changes(
+    seed: Path, run_cli: Run, tmp_path: Path
+) -> None:
+    """limits.weights_gib / reserve_gib describe the release that ran; migrating keeps them
+    (the file is the user's) and says to measure them again."""
+    text = seed.read_text(encoding="utf-8").replace(
+        "  gpu_memory_utilization: 0.9", "  gpu_memory_utilization: 0.9\n  weights_gib: 44.93", 1
+    )
+    cluster = tmp_path / "measured.yaml"
+    cluster.write_text(text, encoding="utf-8")
+    outcome = run_cli("emit-launch", str(cluster), "--image", "v0.23.0")
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    assert (
+        "limits.weights_gib: 44.93 → (measure again) (a figure of a v0.11.0rc0 start;"
+        in outcome.stdout
+    )
+    same = run_cli("emit-launch", str(cluster), "--image", "v0.11.0rc0")
+    assert "measure again" not in same.stdout

@@ -286,3 +286,46 @@ def test_every_profile_names_roles_and_settings_the_plan_knows() -> None:
         assert not set(memory.drafter_shares) & set(memory.drafter_shares_if_equal)
         known = set(profile.launch.additional_config.keys)
         assert set(memory.shared_experts_whole.additional_config) <= known, profile.name
+
+
+def test_the_logs_figures_feed_the_next_plan(
+    tmp_path: Path, run_cli: Callable[..., CliOutcome]
+) -> None:
+    """`--from-log` names the cluster-file keys that make the next plan use the start's own
+    figures; with them set, the plan's KV cache memory is the log's (to the hundredth GiB)."""
+    document = example_document()
+    document["features"]["mtp"] = True
+    cluster = write_cluster(tmp_path, document)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for dp in (0, 1):
+        (logs / f"node{dp}.log").write_text("\n".join(rc0_node(dp, "44.9300", 5 * GIB)) + "\n")
+    outcome = run_cli("plan", str(cluster), "--from-log", str(logs))
+    assert "set limits.weights_gib: 44.93 and limits.reserve_gib: 4.94 in" in outcome.stdout
+    settings = run_cli("plan", str(cluster), "--from-log", str(logs), "--format", "json").json()
+    assert settings["data"]["measured"]["settings"] == {"weights_gib": 44.93, "reserve_gib": 4.94}
+    document["limits"].update(settings["data"]["measured"]["settings"])
+    again, _ = plan_of_document(tmp_path, document)
+    assert again.loaded_weight_bytes == int(44.93 * GIB)
+    assert again.reserve_bytes == int(4.94 * GIB) and again.reserve_measured
+    kv = again.budget_bytes - again.loaded_weight_bytes - again.reserve_bytes
+    assert abs(kv - 5 * GIB) < 0.02 * GIB
+    lines = run_cli("plan", str(write_cluster(tmp_path, document))).stdout
+    assert "| activation peak + non-torch (limits.reserve_gib;" in lines
+    assert "load: what a start logged beyond these items (limits.weights_gib: 44.93 GiB)" in lines
+
+
+def plan_of_document(tmp_path: Path, document: dict[str, Any]) -> tuple[MemoryPlan, Any]:
+    loaded = load_cluster(write_cluster(tmp_path, document))
+    assert loaded.cluster is not None, loaded.findings
+    return memory_plan(loaded.cluster, profile_for(loaded.cluster.image_tag)), loaded.cluster
+
+
+@pytest.mark.parametrize("value", [0, -1, "4.9", 2048])
+def test_measured_limits_are_checked(tmp_path: Path, value: Any) -> None:
+    document = example_document()
+    document["limits"]["reserve_gib"] = value
+    loaded = load_cluster(write_cluster(tmp_path, document))
+    assert loaded.cluster is None
+    assert "limits.reserve_gib" in loaded.findings[0].message
+    assert "must be a positive number of GiB" in loaded.findings[0].message

@@ -35,7 +35,7 @@ SCOPES = (
     ("file", "the cluster file changes"),
     ("launch", "what emit-launch writes changes"),
     ("default", "release defaults that change (a launch does not set them)"),
-    ("advice", "advice from the new release's own guide (never applied)"),
+    ("advice", "advice for the new release (never applied)"),
 )
 
 

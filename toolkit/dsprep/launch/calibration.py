@@ -5,6 +5,7 @@ non-torch reserve the release really took)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -92,11 +93,33 @@ def comparison_lines(plan: MemoryPlan, cluster: Cluster, nodes: list[NodeFigures
             )
         if parts:
             lines.append(f"{node.node}: the log implies " + "; ".join(parts) + ".")
+    settings = next_plan_settings(plan, cluster, nodes)
+    if settings:
+        keys = " and ".join(f"limits.{key}: {value:.2f}" for key, value in settings.items())
+        lines.append(
+            f"To plan with these figures (the largest node's), set {keys} in {cluster.source}."
+        )
     return lines
+
+
+def next_plan_settings(
+    plan: MemoryPlan, cluster: Cluster, nodes: list[NodeFigures]
+) -> dict[str, float]:
+    """The cluster-file keys that make the next plan use the logs' figures (GiB, rounded up
+    to the hundredth: the worst node's)."""
+    weights = [n.weights for n in nodes if n.weights is not None]
+    reserves = [r for n in nodes if (r := implied(n, plan, cluster)["reserve"]) is not None]
+    settings: dict[str, float] = {}
+    if weights:
+        settings["weights_gib"] = math.ceil(max(weights) / GIB * 100) / 100
+    if reserves and max(reserves) > 0:
+        settings["reserve_gib"] = math.ceil(max(reserves) / GIB * 100) / 100
+    return settings
 
 
 def measured_json(plan: MemoryPlan, cluster: Cluster, nodes: list[NodeFigures]) -> dict[str, Any]:
     return {
         "plan": planned(plan, cluster),
         "nodes": [{**asdict(n), "implied": implied(n, plan, cluster)} for n in nodes],
+        "settings": next_plan_settings(plan, cluster, nodes),
     }

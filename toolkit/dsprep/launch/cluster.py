@@ -76,6 +76,9 @@ class Cluster:
     dp_rpc_port: int
     bind_host: str
     env: dict[str, str] = field(default_factory=dict)
+    # limits.weights_gib / reserve_gib: figures of a real start (None: the plan's own)
+    weights_gib: float | None = None
+    reserve_gib: float | None = None
     additional_config: dict[str, Any] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
     image_file: str | None = None  # image.file: a `docker save` archive on every node
@@ -181,6 +184,10 @@ def _schema_hint(where: str, source: str) -> str:
     return f"edit {where} in {source}; see `dsprep emit-launch --init` for an example"
 
 
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _without_rejected(document: Any) -> Any:
     """The document with every :class:`Rejected` marker replaced by null."""
     if isinstance(document, dict):
@@ -270,6 +277,8 @@ def build_cluster(document: dict[str, Any], source: str, profile: Profile | None
         max_num_batched_tokens=int(limits["max_num_batched_tokens"]),
         gpu_memory_utilization=float(limits["gpu_memory_utilization"]),
         prefix_caching=bool(limits.get("prefix_caching", False)),
+        weights_gib=_optional_float(limits.get("weights_gib")),
+        reserve_gib=_optional_float(limits.get("reserve_gib")),
         graph_mode=graph.get("mode", graph_modes(profile)[1] or ""),
         graph_batch_sizes=tuple(graph.get("batch_sizes", [])),
         ascend_scheduler=bool(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dsprep.findings import Finding, JsonPayload, Result
-from dsprep.launch.advice import DEFAULT, LAUNCH, Change, advice
+from dsprep.launch.advice import ADVICE, DEFAULT, LAUNCH, Change, advice
 from dsprep.launch.argv import node_env, serve_argv
 from dsprep.launch.cluster import Cluster, build_cluster, load_document, schema_findings
 from dsprep.launch.migrate_document import migrate_document
@@ -121,6 +121,22 @@ def launch_changes(before: Cluster, old: Profile, after: Cluster, new: Profile) 
                 (now.note if now else was.note if was else ""),
             )
         )
+    if old.name != new.name:  # a start's figures describe the release it ran
+        for key, value in (
+            ("weights_gib", before.weights_gib),
+            ("reserve_gib", before.reserve_gib),
+        ):
+            if value is not None:
+                changes.append(
+                    Change(
+                        ADVICE,
+                        f"limits.{key}",
+                        f"{value:g}",
+                        "(measure again)",
+                        f"a figure of a {old.name} start; the new release loads and reserves"
+                        f" its own: run `dsprep plan --from-log` on the first {new.name} start",
+                    )
+                )
     return changes
 
 

@@ -84,6 +84,7 @@ class MemoryPlan:
     tokens_per_seq: int  # max_model_len rounded up to whole blocks
     kv_bytes_per_npu: int
     reserve_bytes: int
+    reserve_measured: bool  # limits.reserve_gib (a start's figure), not the estimate
     hccl_per_communicator_bytes: int  # 2 × HCCL_BUFFSIZE: taken from the reserve per communicator
     max_model_len_fit: int  # largest max_model_len at this max_num_seqs (0: none)
     max_num_seqs_fit: int  # largest max_num_seqs at this max_model_len (0: none)
@@ -209,7 +210,18 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
     per_npu = _ceil_div(weights.routed_experts, ep_size) + _ceil_div(weights.sharded, cluster.tp)
     per_npu += weights.replicated
     items, maybe_freed = load_items(cluster, profile, shape, weights, ep_size)
+    if cluster.weights_gib is not None:  # a real start's figure replaces the itemised one
+        logged = int(cluster.weights_gib * GIB)
+        items.append(
+            LoadItem(
+                "what a start logged beyond these items (limits.weights_gib:"
+                f" {cluster.weights_gib:g} GiB)",
+                logged - per_npu - sum(item.bytes for item in items),
+                f"{cluster.source} limits.weights_gib",
+            )
+        )
     loaded = per_npu + sum(item.bytes for item in items)
+    reserve = RUNTIME_RESERVE if cluster.reserve_gib is None else int(cluster.reserve_gib * GIB)
     kv_dtype = 1 if str(cluster.additional_config.get("kv_cache_dtype", "")) == "int8" else 2
     kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
     per_token = shape.family.kv_bytes_per_token(arch, kv_layers, kv_dtype)
@@ -217,7 +229,7 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
     kv = cluster.max_num_seqs * tokens * per_token
     device = DEVICES[cluster.device]
     budget = int(device.torch_total_bytes * cluster.gpu_memory_utilization)
-    free_for_kv = budget - loaded - RUNTIME_RESERVE
+    free_for_kv = budget - loaded - reserve
     len_fit = 0
     seqs_fit = 0
     if free_for_kv > 0:
@@ -239,7 +251,8 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
         kv_bytes_per_token=per_token,
         tokens_per_seq=tokens,
         kv_bytes_per_npu=kv,
-        reserve_bytes=RUNTIME_RESERVE,
+        reserve_bytes=reserve,
+        reserve_measured=cluster.reserve_gib is not None,
         hccl_per_communicator_bytes=hccl_bytes_per_communicator(
             dict(node_env(cluster, profile, cluster.nodes[0])).get("HCCL_BUFFSIZE")
         ),
@@ -279,7 +292,9 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
             plan.kv_bytes_per_npu,
         ),
         _row(
-            "activation peak + non-torch (estimate; HCCL's buffers are in it, 2 × HCCL_BUFFSIZE ="
+            "activation peak + non-torch ("
+            + ("limits.reserve_gib" if plan.reserve_measured else "estimate")
+            + "; HCCL's buffers are in it, 2 × HCCL_BUFFSIZE ="
             f" {gib(plan.hccl_per_communicator_bytes)} per communicator)",
             plan.reserve_bytes,
         ),
@@ -295,7 +310,7 @@ def plan_lines(plan: MemoryPlan, cluster: Cluster) -> list[str]:
         f" {cluster.max_model_len} rounds up to {plan.tokens_per_seq} ({BLOCK_SIZE}-token blocks).",
         "",
     ]
-    if 2 * plan.hccl_per_communicator_bytes >= plan.reserve_bytes:
+    if not plan.reserve_measured and 2 * plan.hccl_per_communicator_bytes >= plan.reserve_bytes:
         lines[-1:-1] = [
             "",
             f"HCCL_BUFFSIZE here makes each HCCL communicator take"
