@@ -132,11 +132,10 @@ def _source(profile: Profile, fact: str) -> str:
     return "; ".join(cited) if isinstance(cited, list) else str(cited)
 
 
-def shared_experts_whole_by(cluster: Cluster, profile: Profile) -> str | None:
-    """The launch setting that makes the release hold every shared expert whole on each TP
-    rank (None: they are split over TP as usual)."""
+def shared_experts_whole_by(cluster: Cluster, profile: Profile, env: dict[str, str]) -> str | None:
+    """The launch setting (``env``: what env.sh exports) that makes the release hold every
+    shared expert whole on each TP rank (None: they are split over TP as usual)."""
     rule = profile.memory.shared_experts_whole
-    env = dict(node_env(cluster, profile, cluster.nodes[0]))
     for name in rule.env:
         value = env.get(name, "0").strip()
         if value.lstrip("+-").isdigit() and int(value) != 0:
@@ -148,13 +147,20 @@ def shared_experts_whole_by(cluster: Cluster, profile: Profile) -> str | None:
 
 
 def load_items(
-    cluster: Cluster, profile: Profile, shape: ModelShape, weights: WeightBytes, ep: int
+    cluster: Cluster,
+    profile: Profile,
+    shape: ModelShape,
+    weights: WeightBytes,
+    ep: int,
+    *,
+    layers: int,
+    env: dict[str, str],
 ) -> tuple[list[LoadItem], int]:
-    """What the release's load adds or frees per NPU, and what it may free besides (the
-    drafter's tensors it shares only when they equal the target's)."""
+    """What the release's load adds or frees per NPU (``layers``: the attention layers it
+    loads; ``env``: what env.sh exports), and what it may free besides (the drafter's
+    tensors it shares only when they equal the target's)."""
     memory, family, arch, tp = profile.memory, shape.family, shape.arch, cluster.tp
     items: list[LoadItem] = []
-    layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
     if memory.kv_b_copies:
         items.append(
             LoadItem(
@@ -171,7 +177,7 @@ def load_items(
                 _source(profile, "rope_tables"),
             )
         )
-    setting = shared_experts_whole_by(cluster, profile)
+    setting = shared_experts_whole_by(cluster, profile, env)
     if setting is not None:
         shared = Role.SHARED_EXPERT.value
         whole = weights.role_bytes(shared, 1, ep)
@@ -209,7 +215,12 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
     ep_size = cluster.tp * cluster.dp if cluster.expert_parallel else cluster.tp
     per_npu = _ceil_div(weights.routed_experts, ep_size) + _ceil_div(weights.sharded, cluster.tp)
     per_npu += weights.replicated
-    items, maybe_freed = load_items(cluster, profile, shape, weights, ep_size)
+    # the attention layers loaded (MTP's with speculative decoding): KV and MLA copies each
+    kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
+    env = dict(node_env(cluster, profile, cluster.nodes[0]))
+    items, maybe_freed = load_items(
+        cluster, profile, shape, weights, ep_size, layers=kv_layers, env=env
+    )
     if cluster.weights_gib is not None:  # a real start's figure replaces the itemised one
         logged = int(cluster.weights_gib * GIB)
         items.append(
@@ -223,7 +234,6 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
     loaded = per_npu + sum(item.bytes for item in items)
     reserve = RUNTIME_RESERVE if cluster.reserve_gib is None else int(cluster.reserve_gib * GIB)
     kv_dtype = 1 if str(cluster.additional_config.get("kv_cache_dtype", "")) == "int8" else 2
-    kv_layers = arch.num_hidden_layers + (arch.num_nextn_predict_layers if cluster.mtp else 0)
     per_token = shape.family.kv_bytes_per_token(arch, kv_layers, kv_dtype)
     tokens = _ceil_div(cluster.max_model_len, BLOCK_SIZE) * BLOCK_SIZE
     kv = cluster.max_num_seqs * tokens * per_token
@@ -253,9 +263,7 @@ def memory_plan(cluster: Cluster, profile: Profile, model_dir: Path | None = Non
         kv_bytes_per_npu=kv,
         reserve_bytes=reserve,
         reserve_measured=cluster.reserve_gib is not None,
-        hccl_per_communicator_bytes=hccl_bytes_per_communicator(
-            dict(node_env(cluster, profile, cluster.nodes[0])).get("HCCL_BUFFSIZE")
-        ),
+        hccl_per_communicator_bytes=hccl_bytes_per_communicator(env.get("HCCL_BUFFSIZE")),
         max_model_len_fit=min(len_fit, arch.max_position_embeddings),
         max_num_seqs_fit=seqs_fit,
         max_position_embeddings=arch.max_position_embeddings,
