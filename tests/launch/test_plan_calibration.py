@@ -38,9 +38,7 @@ def plan_of(tmp_path: Path, tag: str = "v0.11.0rc0", **changes: Any) -> tuple[Me
         document["scheduler"] = {"ascend": False}
     for section, values in changes.items():
         document.setdefault(section, {}).update(values)
-    loaded = load_cluster(write_cluster(tmp_path, document))
-    assert loaded.cluster is not None, loaded.findings
-    return memory_plan(loaded.cluster, profile_for(tag)), loaded.cluster
+    return plan_of_document(tmp_path, document)
 
 
 def labels(plan: MemoryPlan) -> list[str]:
@@ -244,9 +242,8 @@ def test_from_log_reads_the_v018_lines(tmp_path: Path) -> None:
     assert node.available_kv == pytest.approx(6.25 * GIB)
 
 
-def test_plan_from_log_prints_the_plan_beside_each_node(
-    tmp_path: Path, run_cli: Callable[..., CliOutcome]
-) -> None:
+def mtp_cluster_with_logs(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
+    """The seed with MTP, and two nodes' v0.11.0rc0 logs: 44.93 GiB loaded, 5 GiB of KV."""
     document = example_document()
     document["features"]["mtp"] = True
     cluster = write_cluster(tmp_path, document)
@@ -254,6 +251,13 @@ def test_plan_from_log_prints_the_plan_beside_each_node(
     logs.mkdir()
     for dp in (0, 1):
         (logs / f"node{dp}.log").write_text("\n".join(rc0_node(dp, "44.9300", 5 * GIB)) + "\n")
+    return document, cluster, logs
+
+
+def test_plan_from_log_prints_the_plan_beside_each_node(
+    tmp_path: Path, run_cli: Callable[..., CliOutcome]
+) -> None:
+    _, cluster, logs = mtp_cluster_with_logs(tmp_path)
     outcome = run_cli("plan", str(cluster), "--from-log", str(logs))
     assert outcome.exit_code == 0, outcome.stderr
     out = outcome.stdout
@@ -293,13 +297,7 @@ def test_the_logs_figures_feed_the_next_plan(
 ) -> None:
     """`--from-log` names the cluster-file keys that make the next plan use the start's own
     figures; with them set, the plan's KV cache memory is the log's (to the hundredth GiB)."""
-    document = example_document()
-    document["features"]["mtp"] = True
-    cluster = write_cluster(tmp_path, document)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    for dp in (0, 1):
-        (logs / f"node{dp}.log").write_text("\n".join(rc0_node(dp, "44.9300", 5 * GIB)) + "\n")
+    document, cluster, logs = mtp_cluster_with_logs(tmp_path)
     outcome = run_cli("plan", str(cluster), "--from-log", str(logs))
     assert "set limits.weights_gib: 44.93 and limits.reserve_gib: 4.94 in" in outcome.stdout
     settings = run_cli("plan", str(cluster), "--from-log", str(logs), "--format", "json").json()
