@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from dsprep.launch.cluster import Cluster, load_cluster
 from dsprep.launch.emit import example_text
+from dsprep.launch.plan import MemoryPlan, memory_plan
+from dsprep.profiles import profile_for
 from tests.conftest import REPO_ROOT
 
 FAKE_SOURCE = REPO_ROOT / "tests" / "fixtures" / "launch" / "fake_tool.py"
@@ -35,6 +38,16 @@ def write_cluster(folder: Path, document: dict[str, Any], name: str = "cluster.y
     else:
         path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
+
+
+def plan_for(
+    tmp_path: Path, document: dict[str, Any], model_dir: Path | None = None
+) -> tuple[MemoryPlan, Cluster]:
+    """The memory plan of a cluster document, with the profile its image tag selects."""
+    loaded = load_cluster(write_cluster(tmp_path, document))
+    assert loaded.cluster is not None, loaded.findings
+    cluster = loaded.cluster
+    return memory_plan(cluster, profile_for(cluster.image_tag), model_dir), cluster
 
 
 def free_port() -> int:

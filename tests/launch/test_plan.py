@@ -6,25 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dsprep.demo.checkpoint import CheckpointSpec, write_w8a8_checkpoint
 from dsprep.family import DEFAULT_FAMILY
-from dsprep.launch.cluster import load_cluster
 from dsprep.launch.footprint import ModelShape, weights_from_layout
-from dsprep.launch.plan import GIB, memory_plan
-from dsprep.profiles import profile_for
+from dsprep.launch.plan import GIB
 from tests.conftest import CliOutcome
-from tests.launch.conftest import example_document, write_cluster
-
-
-def plan_for(tmp_path: Path, document: dict[str, Any], model_dir: Path | None = None) -> Any:
-    loaded = load_cluster(write_cluster(tmp_path, document))
-    assert loaded.cluster is not None, loaded.findings
-    cluster = loaded.cluster
-    return memory_plan(cluster, profile_for(cluster.image_tag), model_dir), cluster
+from tests.launch.conftest import example_document, plan_for, write_cluster
 
 
 def test_seed_starts_with_stated_numbers(tmp_path: Path) -> None:

@@ -15,11 +15,10 @@ from dsprep.diagnose.nodelog import format_line
 from dsprep.launch.cluster import load_cluster
 from dsprep.launch.device_memory import DEVICES
 from dsprep.launch.measured import read_figures
-from dsprep.launch.plan import GIB, MemoryPlan, memory_plan
-from dsprep.profiles import profile_for
+from dsprep.launch.plan import GIB, MemoryPlan
 from tests.conftest import CliOutcome
 from tests.diagnose.excerpts import process, vllm_line
-from tests.launch.conftest import example_document, write_cluster
+from tests.launch.conftest import example_document, plan_for, write_cluster
 
 # torch's total of a 910B: "Free memory on device (60.61/60.96 GiB)" (vllm-ascend#13439 as
 # quoted in dsprep issue 12) and "60.96 GiB total capacity" in OOM messages (#2378).
@@ -38,7 +37,7 @@ def plan_of(tmp_path: Path, tag: str = "v0.11.0rc0", **changes: Any) -> tuple[Me
         document["scheduler"] = {"ascend": False}
     for section, values in changes.items():
         document.setdefault(section, {}).update(values)
-    return plan_of_document(tmp_path, document)
+    return plan_for(tmp_path, document)
 
 
 def labels(plan: MemoryPlan) -> list[str]:
@@ -303,7 +302,7 @@ def test_the_logs_figures_feed_the_next_plan(
     settings = run_cli("plan", str(cluster), "--from-log", str(logs), "--format", "json").json()
     assert settings["data"]["measured"]["settings"] == {"weights_gib": 44.93, "reserve_gib": 4.94}
     document["limits"].update(settings["data"]["measured"]["settings"])
-    again, _ = plan_of_document(tmp_path, document)
+    again, _ = plan_for(tmp_path, document)
     assert again.loaded_weight_bytes == int(44.93 * GIB)
     assert again.reserve_bytes == int(4.94 * GIB) and again.reserve_measured
     kv = again.budget_bytes - again.loaded_weight_bytes - again.reserve_bytes
@@ -311,12 +310,6 @@ def test_the_logs_figures_feed_the_next_plan(
     lines = run_cli("plan", str(write_cluster(tmp_path, document))).stdout
     assert "| activation peak + non-torch (limits.reserve_gib;" in lines
     assert "load: what a start logged beyond these items (limits.weights_gib: 44.93 GiB)" in lines
-
-
-def plan_of_document(tmp_path: Path, document: dict[str, Any]) -> tuple[MemoryPlan, Any]:
-    loaded = load_cluster(write_cluster(tmp_path, document))
-    assert loaded.cluster is not None, loaded.findings
-    return memory_plan(loaded.cluster, profile_for(loaded.cluster.image_tag)), loaded.cluster
 
 
 @pytest.mark.parametrize("value", [0, -1, "4.9", 2048])
